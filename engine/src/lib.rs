@@ -1,0 +1,22 @@
+//! Noyau's engine: symbolic formulas F(x_i, y_j, p) reduced over i or j without an N×M matrix.
+//!
+//! The pieces, in the order data flows through them: [`expr`] (the hash-consed IR and its
+//! dimension rules), [`ops`] (the scalar op tables), [`parse`] and [`print`] (the KeOps formula
+//! language), [`simplify`] (rewrite rules), [`eval`] (what each op computes), [`reduction`],
+//! [`reference`] (the float64 oracle) and [`cpu`] (the fast backend), tied together by
+//! [`genred`] (the `Genred` API).
+
+pub mod error;
+pub mod eval;
+pub mod expr;
+pub mod ops;
+pub mod print;
+pub mod real;
+pub mod reduction;
+pub mod reference;
+
+pub use error::{Error, ParseError, Result};
+pub use expr::{Cat, Expr, Op};
+pub use ops::{BinaryOp, UnaryOp};
+pub use real::{DType, Real};
+pub use reduction::{Axis, Reduction, SumScheme};

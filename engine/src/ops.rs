@@ -1,0 +1,172 @@
+//! The scalar operation tables: one row per elementwise op with its formula name, CPU code and CUDA spelling.
+//!
+//! Adding an elementwise operation is one row here (plus its derivative rule in `diff.rs`). The
+//! CPU code is generic over [`Real`]; the CUDA spelling is a C expression template where `{0}`
+//! and `{1}` stand for the operands and `T` for the element type.
+
+use crate::real::Real;
+
+macro_rules! unary_table {
+    ($( $variant:ident $name:literal $cuda:literal |$x:ident| $body:expr; )*) => {
+        /// Elementwise functions of one operand.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum UnaryOp { $($variant),* }
+
+        impl UnaryOp {
+            pub const ALL: &'static [UnaryOp] = &[$(UnaryOp::$variant),*];
+
+            /// The name in the formula language.
+            pub fn name(self) -> &'static str {
+                match self { $(UnaryOp::$variant => $name),* }
+            }
+
+            /// The CUDA C expression template, `{0}` being the operand.
+            pub fn cuda(self) -> &'static str {
+                match self { $(UnaryOp::$variant => $cuda),* }
+            }
+
+            /// The CPU code: the exact (libm) value of the function.
+            #[inline(always)]
+            pub fn apply<T: Real>(self, operand: T) -> T {
+                match self { $(UnaryOp::$variant => { let $x = operand; $body }),* }
+            }
+
+            pub fn from_name(name: &str) -> Option<UnaryOp> {
+                match name { $($name => Some(UnaryOp::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+macro_rules! binary_table {
+    ($( $variant:ident $name:literal $infix:literal $cuda:literal |$a:ident, $b:ident| $body:expr; )*) => {
+        /// Elementwise functions of two operands; a dimension-1 operand broadcasts against the other.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum BinaryOp { $($variant),* }
+
+        impl BinaryOp {
+            pub const ALL: &'static [BinaryOp] = &[$(BinaryOp::$variant),*];
+
+            /// The name in the formula language (function-call form).
+            pub fn name(self) -> &'static str {
+                match self { $(BinaryOp::$variant => $name),* }
+            }
+
+            /// The infix spelling, or "" when the op is written as a function call.
+            pub fn infix(self) -> &'static str {
+                match self { $(BinaryOp::$variant => $infix),* }
+            }
+
+            /// The CUDA C expression template, `{0}` and `{1}` being the operands.
+            pub fn cuda(self) -> &'static str {
+                match self { $(BinaryOp::$variant => $cuda),* }
+            }
+
+            /// The CPU code.
+            #[inline(always)]
+            pub fn apply<T: Real>(self, left: T, right: T) -> T {
+                match self { $(BinaryOp::$variant => { let ($a, $b) = (left, right); $body }),* }
+            }
+
+            pub fn from_name(name: &str) -> Option<BinaryOp> {
+                match name { $($name => Some(BinaryOp::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+#[inline(always)]
+fn bool_to<T: Real>(c: bool) -> T {
+    if c { T::one() } else { T::zero() }
+}
+
+unary_table! {
+    Minus    "Minus"    "(-{0})"                                  |x| -x;
+    Inv      "Inv"      "((T)1/{0})"                              |x| x.recip();
+    Exp      "Exp"      "exp({0})"                                |x| x.exp();
+    Log      "Log"      "log({0})"                                |x| x.ln();
+    XLogX    "XLogX"    "({0}==(T)0?(T)0:{0}*log({0}))"           |x| if x == T::zero() { T::zero() } else { x * x.ln() };
+    Sin      "Sin"      "sin({0})"                                |x| x.sin();
+    Cos      "Cos"      "cos({0})"                                |x| x.cos();
+    SinXDivX "SinXDivX" "({0}==(T)0?(T)1:sin({0})/{0})"           |x| if x == T::zero() { T::one() } else { x.sin() / x };
+    Asin     "Asin"     "asin({0})"                               |x| x.asin();
+    Acos     "Acos"     "acos({0})"                               |x| x.acos();
+    Atan     "Atan"     "atan({0})"                               |x| x.atan();
+    Square   "Square"   "({0}*{0})"                               |x| x * x;
+    Sqrt     "Sqrt"     "sqrt({0})"                               |x| x.sqrt();
+    Rsqrt    "Rsqrt"    "({0}==(T)0?(T)0:rsqrt({0}))"             |x| if x == T::zero() { T::zero() } else { x.sqrt().recip() };
+    Abs      "Abs"      "fabs({0})"                               |x| x.abs();
+    Sign     "Sign"     "({0}>(T)0?(T)1:({0}<(T)0?(T)-1:(T)0))"  |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x * T::zero() };
+    Step     "Step"     "({0}<(T)0?(T)0:(T)1)"                    |x| if x < T::zero() { T::zero() } else if x.is_nan() { x } else { T::one() };
+    ReLU     "ReLU"     "({0}<(T)0?(T)0:{0})"                     |x| if x < T::zero() { T::zero() } else { x };
+}
+
+binary_table! {
+    Add       "Add"       "+"  "({0}+{1})"                 |a, b| a + b;
+    Sub       "Subtract"  "-"  "({0}-{1})"                 |a, b| a - b;
+    Mul       "Mult"      "*"  "({0}*{1})"                 |a, b| a * b;
+    Div       "Divide"    "/"  "({0}/{1})"                 |a, b| a / b;
+    Powf      "Powf"      ""   "pow({0},{1})"              |a, b| a.powf(b);
+    Atan2     "Atan2"     ""   "atan2({0},{1})"            |a, b| a.atan2(b);
+    Less      "Less"      "<"  "({0}<{1}?(T)1:(T)0)"       |a, b| bool_to(a < b);
+    LessEq    "LessEq"    "<=" "({0}<={1}?(T)1:(T)0)"      |a, b| bool_to(a <= b);
+    Greater   "Greater"   ">"  "({0}>{1}?(T)1:(T)0)"       |a, b| bool_to(a > b);
+    GreaterEq "GreaterEq" ">=" "({0}>={1}?(T)1:(T)0)"      |a, b| bool_to(a >= b);
+    Equal     "Equal"     "==" "({0}=={1}?(T)1:(T)0)"      |a, b| bool_to(a == b);
+    NotEqual  "NotEqual"  "!=" "({0}!={1}?(T)1:(T)0)"      |a, b| bool_to(a != b);
+}
+
+impl UnaryOp {
+    /// The CPU code used in vectorised loops: like [`UnaryOp::apply`], with exp and log replaced
+    /// by their branch-free versions.
+    #[inline(always)]
+    pub fn apply_fast<T: Real>(self, x: T) -> T {
+        match self {
+            UnaryOp::Exp => x.vexp(),
+            UnaryOp::Log => x.vlog(),
+            op => op.apply(x),
+        }
+    }
+}
+
+impl BinaryOp {
+    /// Comparisons produce 0/1 values: their derivative is zero almost everywhere.
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Less
+                | BinaryOp::LessEq
+                | BinaryOp::Greater
+                | BinaryOp::GreaterEq
+                | BinaryOp::Equal
+                | BinaryOp::NotEqual
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for &op in UnaryOp::ALL {
+            assert_eq!(UnaryOp::from_name(op.name()), Some(op));
+        }
+        for &op in BinaryOp::ALL {
+            assert_eq!(BinaryOp::from_name(op.name()), Some(op));
+        }
+    }
+
+    #[test]
+    fn special_values() {
+        assert_eq!(UnaryOp::Rsqrt.apply(0.0f64), 0.0);
+        assert_eq!(UnaryOp::SinXDivX.apply(0.0f64), 1.0);
+        assert_eq!(UnaryOp::XLogX.apply(0.0f64), 0.0);
+        assert_eq!(UnaryOp::Step.apply(0.0f64), 1.0);
+        assert_eq!(UnaryOp::Sign.apply(-3.0f64), -1.0);
+        assert!(UnaryOp::Sign.apply(f64::NAN).is_nan());
+        assert_eq!(BinaryOp::Less.apply(1.0f64, 2.0), 1.0);
+        assert_eq!(UnaryOp::Exp.apply_fast(1.0f32), 1.0f32.exp());
+    }
+}
