@@ -41,6 +41,12 @@ pub enum Error {
     /// A backend that is not available on this machine or in this build.
     #[error("backend {backend}: {msg}")]
     Backend { backend: String, msg: String },
+    /// The computation was cancelled through its cancel flag (a Jupyter interrupt, say).
+    #[error("interrupted")]
+    Interrupted,
+    /// Input data that no computation can use (an index that is not an integer, ...).
+    #[error("{0}")]
+    Data(String),
 }
 
 /// A parse error at a position of a formula string.

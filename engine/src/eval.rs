@@ -169,8 +169,8 @@ pub fn eval_op<T: Real>(op: &Op, args: &[&[T]], out: &mut [T]) {
         Op::OneHot(_) => {
             out.fill(zero);
             let r = args[0][0].round();
-            if r >= zero && r.to_f64() < out.len() as f64 {
-                out[r.to_f64() as usize] = T::one();
+            if r >= zero && r.as_f64() < out.len() as f64 {
+                out[r.as_f64() as usize] = T::one();
             }
         }
         Op::MatVecMult => {

@@ -6,17 +6,21 @@
 //! [`reference`] (the float64 oracle) and [`cpu`] (the fast backend), tied together by
 //! [`genred`] (the `Genred` API).
 
+pub mod cpu;
 pub mod error;
 pub mod eval;
 pub mod expr;
+pub mod genred;
 pub mod ops;
 pub mod print;
+pub mod random;
 pub mod real;
 pub mod reduction;
 pub mod reference;
 
 pub use error::{Error, ParseError, Result};
 pub use expr::{Cat, Expr, Op};
+pub use genred::{Backend, Options, Reduce, VarDecl};
 pub use ops::{BinaryOp, UnaryOp};
 pub use real::{DType, Real};
 pub use reduction::{Axis, Reduction, SumScheme};

@@ -34,6 +34,18 @@ macro_rules! unary_table {
             pub fn from_name(name: &str) -> Option<UnaryOp> {
                 match name { $($name => Some(UnaryOp::$variant),)* _ => None }
             }
+
+            /// `out[k] = op(a[k])` with the op fixed per arm, so that each loop vectorises.
+            #[inline(always)]
+            pub fn map_slice<T: Real>(self, a: &[T], out: &mut [T]) {
+                match self {
+                    $(UnaryOp::$variant => {
+                        for (o, &x) in out.iter_mut().zip(a) {
+                            *o = UnaryOp::$variant.apply_fast(x);
+                        }
+                    })*
+                }
+            }
         }
     };
 }
@@ -70,6 +82,42 @@ macro_rules! binary_table {
 
             pub fn from_name(name: &str) -> Option<BinaryOp> {
                 match name { $($name => Some(BinaryOp::$variant),)* _ => None }
+            }
+
+            /// `out[k] = op(a[k], b[k])`, each arm its own vectorisable loop.
+            #[inline(always)]
+            pub fn map_slices<T: Real>(self, a: &[T], b: &[T], out: &mut [T]) {
+                match self {
+                    $(BinaryOp::$variant => {
+                        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                            *o = BinaryOp::$variant.apply(x, y);
+                        }
+                    })*
+                }
+            }
+
+            /// `out[k] = op(a[k], b)`: the right operand is the same for every element.
+            #[inline(always)]
+            pub fn map_slice_scalar<T: Real>(self, a: &[T], b: T, out: &mut [T]) {
+                match self {
+                    $(BinaryOp::$variant => {
+                        for (o, &x) in out.iter_mut().zip(a) {
+                            *o = BinaryOp::$variant.apply(x, b);
+                        }
+                    })*
+                }
+            }
+
+            /// `out[k] = op(a, b[k])`: the left operand is the same for every element.
+            #[inline(always)]
+            pub fn map_scalar_slice<T: Real>(self, a: T, b: &[T], out: &mut [T]) {
+                match self {
+                    $(BinaryOp::$variant => {
+                        for (o, &y) in out.iter_mut().zip(b) {
+                            *o = BinaryOp::$variant.apply(a, y);
+                        }
+                    })*
+                }
             }
         }
     };

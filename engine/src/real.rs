@@ -34,7 +34,7 @@ pub trait Real:
     /// ln, vectorisable, within 2 ulp of libm for positive normal and subnormal inputs.
     fn vlog(self) -> Self;
     fn from_f64(x: f64) -> Self;
-    fn to_f64(self) -> f64;
+    fn as_f64(self) -> f64;
 }
 
 impl Real for f32 {
@@ -89,7 +89,7 @@ impl Real for f32 {
         x as f32
     }
     #[inline(always)]
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self as f64
     }
 }
@@ -117,39 +117,48 @@ fn exp_core_f32(xc: f32) -> f32 {
     p * f32::from_bits((k.wrapping_add(127) as u32) << 23)
 }
 
+/// exp on [-708, 709.78], where input and result are normal doubles.
+#[inline(always)]
+fn exp_core_f64(xc: f64) -> f64 {
+    const MAGIC: f64 = 6755399441055744.0; // 1.5 * 2^52
+    let t = xc * std::f64::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let k = t.to_bits().wrapping_sub(MAGIC.to_bits()) as i64;
+    let r = n.mul_add(-0.693_145_751_953_125, xc);
+    let r = n.mul_add(-1.428_606_820_309_417_3e-6, r);
+    // Taylor series to degree 13: |r| <= ln2/2 gives a truncation error below 2e-16.
+    let mut p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    // 2^k overflows for k = 1024 although the product does not: apply one factor 2 separately.
+    let big = k > 0;
+    let k = if big { k - 1 } else { k };
+    let p = if big { p + p } else { p };
+    p * f64::from_bits((k.wrapping_add(1023) as u64) << 52)
+}
+
 impl Real for f64 {
     const DTYPE: DType = DType::F64;
 
     #[inline(always)]
     fn vexp(self) -> f64 {
-        const MAGIC: f64 = 6755399441055744.0; // 1.5 * 2^52
         let x = self;
-        let xc = x.clamp(-708.0, 709.78);
-        let t = xc * std::f64::consts::LOG2_E + MAGIC;
-        let n = t - MAGIC;
-        let k = t.to_bits().wrapping_sub(MAGIC.to_bits()) as i64;
-        let r = n.mul_add(-0.693_145_751_953_125, xc);
-        let r = n.mul_add(-1.428_606_820_309_417_3e-6, r);
-        // Taylor series to degree 13: |r| <= ln2/2 gives a truncation error below 2e-16.
-        let mut p = 1.0 / 6227020800.0;
-        p = p * r + 1.0 / 479001600.0;
-        p = p * r + 1.0 / 39916800.0;
-        p = p * r + 1.0 / 3628800.0;
-        p = p * r + 1.0 / 362880.0;
-        p = p * r + 1.0 / 40320.0;
-        p = p * r + 1.0 / 5040.0;
-        p = p * r + 1.0 / 720.0;
-        p = p * r + 1.0 / 120.0;
-        p = p * r + 1.0 / 24.0;
-        p = p * r + 1.0 / 6.0;
-        p = p * r + 0.5;
-        p = p * r + 1.0;
-        p = p * r + 1.0;
-        let big = k > 0;
-        let k = if big { k - 1 } else { k };
-        let p = if big { p + p } else { p };
-        let y = p * f64::from_bits((k.wrapping_add(1023) as u64) << 52);
-        let y = if x < -708.0 { x.exp() } else { y };
+        let y = exp_core_f64(x.clamp(-708.0, 709.78));
+        // Below -708 the result is subnormal: exp(x) = exp(x + 512 ln 2) * 2^-512 keeps the core in range.
+        let tail = exp_core_f64(x.max(-746.0) + 354.891_356_446_692_1) * 7.458_340_731_200_207e-155;
+        let y = if x < -708.0 { tail } else { y };
+        let y = if x < -746.0 { 0.0 } else { y };
         let y = if x > 709.78 { f64::INFINITY } else { y };
         if x.is_nan() { x } else { y }
     }
@@ -192,7 +201,7 @@ impl Real for f64 {
         x
     }
     #[inline(always)]
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self
     }
 }

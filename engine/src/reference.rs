@@ -6,39 +6,120 @@
 
 use crate::error::Result;
 use crate::eval::eval_op;
-use crate::expr::{Expr, Op};
-use crate::reduction::Reduction;
+use crate::expr::{Cat, Expr, Op};
+use crate::genred::Reduce;
+use crate::reduction::{Axis, Reduction};
+use ndarray::{Array2, ArrayView2};
 use std::collections::HashMap;
+use std::ops::Range;
+
+/// A formula DAG flattened once into slots, then evaluated at many points.
+pub struct PointEvaluator {
+    order: Vec<Expr>,
+    /// For each node: its slot's start in `values`, and the slots of its operands.
+    slots: Vec<(usize, Vec<usize>)>,
+    roots: Vec<usize>,
+    values: Vec<f64>,
+}
+
+impl PointEvaluator {
+    pub fn new(roots: &[Expr]) -> PointEvaluator {
+        let order = Expr::topo_order(roots);
+        let mut pos: HashMap<Expr, usize> = HashMap::new();
+        let mut slots = Vec::with_capacity(order.len());
+        let mut len = 0;
+        for (k, e) in order.iter().enumerate() {
+            pos.insert(e.clone(), k);
+            slots.push((len, e.args().iter().map(|a| pos[a]).collect()));
+            len += e.dim();
+        }
+        let roots = roots.iter().map(|r| pos[r]).collect();
+        PointEvaluator { order, slots, roots, values: vec![0.0; len] }
+    }
+
+    /// Evaluates every root at one point; `var(index, out)` writes argument `index` into `out`.
+    pub fn eval(&mut self, var: &mut dyn FnMut(usize, &mut [f64])) -> Vec<Vec<f64>> {
+        for (k, e) in self.order.iter().enumerate() {
+            let start = self.slots[k].0;
+            let (done, rest) = self.values.split_at_mut(start);
+            let out = &mut rest[..e.dim()];
+            match e.op() {
+                Op::Var { index, .. } => var(*index, out),
+                op => {
+                    let args: Vec<&[f64]> = self.slots[k]
+                        .1
+                        .iter()
+                        .map(|&a| &done[self.slots[a].0..self.slots[a].0 + self.order[a].dim()])
+                        .collect();
+                    eval_op(op, &args, out);
+                }
+            }
+        }
+        self.roots
+            .iter()
+            .map(|&r| self.values[self.slots[r].0..self.slots[r].0 + self.order[r].dim()].to_vec())
+            .collect()
+    }
+}
+
+/// The reduction computed the obvious way, in float64: the oracle for every backend.
+pub fn reduce(spec: &Reduce, inputs: &[ArrayView2<f64>]) -> Result<Array2<f64>> {
+    let (n_out, _) = spec.sizes(inputs)?;
+    reduce_rows(spec, inputs, 0..n_out)
+}
+
+/// Like [`reduce`], for a range of output rows only (to check a large problem on a sample).
+pub fn reduce_rows(spec: &Reduce, inputs: &[ArrayView2<f64>], rows: Range<usize>) -> Result<Array2<f64>> {
+    let (_, n_in) = spec.sizes(inputs)?;
+    let mut ev = PointEvaluator::new(&spec.roots());
+    let mut out = Array2::zeros((rows.len(), spec.out_dim));
+    for (o, r) in rows.enumerate() {
+        let mut fs = Vec::with_capacity(n_in);
+        let mut ws = Vec::with_capacity(if spec.weight.is_some() { n_in } else { 0 });
+        for c in 0..n_in {
+            let (i, j) = match spec.axis {
+                Axis::J => (r, c),
+                Axis::I => (c, r),
+            };
+            let mut vals = ev.eval(&mut |k, dst| {
+                let row = match spec.vars[k].cat {
+                    Cat::I => i,
+                    Cat::J => j,
+                    Cat::P => 0,
+                };
+                for (d, x) in dst.iter_mut().zip(inputs[k].row(row)) {
+                    *d = *x;
+                }
+            });
+            if spec.weight.is_some() {
+                ws.push(vals.pop().unwrap_or_default());
+            }
+            fs.push(vals.swap_remove(0));
+        }
+        let w = spec.weight.as_ref().map(|_| ws.as_slice());
+        let row = reduce_row(spec.reduction, &fs, w, spec.out_dim)?;
+        for (d, x) in out.row_mut(o).iter_mut().zip(row) {
+            *d = x;
+        }
+    }
+    Ok(out)
+}
 
 /// Evaluates `roots` at one point: `var(index)` gives the value of argument `index`.
 pub fn eval_point(roots: &[Expr], var: &dyn Fn(usize) -> Vec<f64>) -> Vec<Vec<f64>> {
-    let order = Expr::topo_order(roots);
-    let mut values: HashMap<Expr, Vec<f64>> = HashMap::with_capacity(order.len());
-    for e in &order {
-        let v = match e.op() {
-            Op::Var { index, dim, .. } => {
-                let v = var(*index);
-                debug_assert_eq!(v.len(), *dim);
-                v
-            }
-            op => {
-                let args: Vec<&[f64]> = e.args().iter().map(|a| values[a].as_slice()).collect();
-                let mut out = vec![0.0; e.dim()];
-                eval_op(op, &args, &mut out);
-                out
-            }
-        };
-        values.insert(e.clone(), v);
-    }
-    roots.iter().map(|r| values[r].clone()).collect()
+    PointEvaluator::new(roots).eval(&mut |k, out| out.copy_from_slice(&var(k)))
 }
 
 /// Reduces one output row: `f[c]` and `w[c]` are the formula and weight at inner index c.
 pub fn reduce_row(reduction: Reduction, f: &[Vec<f64>], w: Option<&[Vec<f64>]>, out_dim: usize) -> Result<Vec<f64>> {
-    let d = f.first().map(Vec::len).unwrap_or(0);
     if f.is_empty() {
-        return Ok(reduction.empty_output(if d == 0 { out_dim } else { d }, out_dim));
+        let d = match reduction {
+            Reduction::MaxArgMax | Reduction::MinArgMin => out_dim / 2,
+            _ => out_dim,
+        };
+        return Ok(reduction.empty_output(d, out_dim));
     }
+    let d = f[0].len();
     let m = f.len();
     let col = |k: usize| f.iter().map(move |v| v[k]);
     // For extremes: NaN wins, then the first index on ties.

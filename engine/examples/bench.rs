@@ -1,0 +1,104 @@
+//! Benchmark of the CPU backend: prints one JSON line of figures per run (no timing assertions).
+//!
+//! `cargo run --release -p noyau-engine --example bench -- --case gauss --n 100000 --dim 3 --dtype f32`
+//! Cases: gauss, gauss_e3, lse, argkmin, cauchy. `--m` sets M (default N), `--reps` the repetitions
+//! (the fastest is reported), `--backend cpu|reference`.
+
+use ndarray::{Array2, ArrayView2};
+use noyau_engine::cpu::SimdLevel;
+use noyau_engine::random::Rng;
+use noyau_engine::{Axis, Cat, Expr, Options, Real, Reduce, Reduction};
+use std::time::Instant;
+
+struct Args {
+    case: String,
+    n: usize,
+    m: Option<usize>,
+    dim: usize,
+    dtype: String,
+    reps: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args { case: "gauss".into(), n: 100_000, m: None, dim: 3, dtype: "f32".into(), reps: 3 };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().cloned().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--case" => a.case = val()?,
+            "--n" => a.n = val()?.parse().map_err(|e| format!("--n: {e}"))?,
+            "--m" => a.m = Some(val()?.parse().map_err(|e| format!("--m: {e}"))?),
+            "--dim" => a.dim = val()?.parse().map_err(|e| format!("--dim: {e}"))?,
+            "--dtype" => a.dtype = val()?,
+            "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
+            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R]".into()),
+            f => return Err(format!("unknown flag {f}")),
+        }
+    }
+    Ok(a)
+}
+
+/// The case's reduction and the dimension of its weight b (0 if none).
+fn case(name: &str, dim: usize) -> noyau_engine::Result<Option<(Reduce, usize)>> {
+    let x = Expr::var(0, dim, Cat::I)?;
+    let y = Expr::var(1, dim, Cat::J)?;
+    let d2 = x.sqdist(y)?;
+    let b = |e| Expr::var(2, e, Cat::J);
+    let r = |f, red| Reduce::new(f, None, red, Axis::J);
+    Ok(Some(match name {
+        "gauss" => (r(d2.neg()?.exp()?.mul(b(1)?)?, Reduction::Sum)?, 1),
+        "gauss_e3" => (r(d2.neg()?.exp()?.mul(b(3)?)?, Reduction::Sum)?, 3),
+        "lse" => (r(d2.neg()?, Reduction::LogSumExp)?, 0),
+        "argkmin" => (r(d2, Reduction::ArgKMin(10))?, 0),
+        "cauchy" => (r(b(1)?.div(Expr::constant(1.0).add(d2)?)?, Reduction::Sum)?, 1),
+        _ => return Ok(None),
+    }))
+}
+
+fn run<T: Real>(a: &Args) -> Result<(), String> {
+    let m = a.m.unwrap_or(a.n);
+    let (spec, e) = case(&a.case, a.dim).map_err(|e| e.to_string())?.ok_or(format!("unknown case {}", a.case))?;
+    let mut rng = Rng::new(0);
+    let x: Array2<T> = rng.normal_array(a.n, a.dim);
+    let y: Array2<T> = rng.normal_array(m, a.dim);
+    let b: Array2<T> = rng.normal_array(m, e.max(1));
+    let mut inputs: Vec<ArrayView2<T>> = vec![x.view(), y.view()];
+    if e > 0 {
+        inputs.push(b.view());
+    }
+    let opts = Options::default();
+    spec.eval(&inputs, &opts).map_err(|e| e.to_string())?; // warm-up: compiles and caches
+    let mut best = f64::INFINITY;
+    for _ in 0..a.reps.max(1) {
+        let t = Instant::now();
+        let out = spec.eval(&inputs, &opts).map_err(|e| e.to_string())?;
+        best = best.min(t.elapsed().as_secs_f64());
+        std::hint::black_box(out);
+    }
+    println!(
+        "{{\"case\":\"{}\",\"n\":{},\"m\":{},\"dim\":{},\"dtype\":\"{}\",\"backend\":\"cpu-{}\",\"threads\":{},\"seconds\":{:.6},\"gpairs_per_s\":{:.4}}}",
+        a.case,
+        a.n,
+        m,
+        a.dim,
+        a.dtype,
+        SimdLevel::detect().name(),
+        rayon::current_num_threads(),
+        best,
+        a.n as f64 * m as f64 / best / 1e9
+    );
+    Ok(())
+}
+
+fn main() {
+    let res = parse_args().and_then(|a| match a.dtype.as_str() {
+        "f32" | "float32" => run::<f32>(&a),
+        "f64" | "float64" => run::<f64>(&a),
+        d => Err(format!("unknown dtype {d}: use f32 or f64")),
+    });
+    if let Err(e) = res {
+        eprintln!("bench: {e}");
+        std::process::exit(2);
+    }
+}
