@@ -14,9 +14,11 @@ pub mod print;
 pub mod real;
 pub mod reduction;
 pub mod reference;
+pub mod simplify;
 
 pub use error::{Error, ParseError, Result};
 pub use expr::{Cat, Expr, Op};
 pub use ops::{BinaryOp, UnaryOp};
 pub use real::{DType, Real};
 pub use reduction::{Axis, Reduction, SumScheme};
+pub use simplify::simplify;
