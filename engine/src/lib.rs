@@ -6,6 +6,7 @@
 //! [`reference`] (the float64 oracle) and [`cpu`] (the fast backend), tied together by
 //! [`genred`] (the `Genred` API).
 
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod expr;
