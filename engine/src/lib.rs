@@ -7,6 +7,7 @@
 //! [`genred`] (the `Genred` API).
 
 pub mod cpu;
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod expr;
@@ -17,6 +18,7 @@ pub mod random;
 pub mod real;
 pub mod reduction;
 pub mod reference;
+pub mod simplify;
 
 pub use error::{Error, ParseError, Result};
 pub use expr::{Cat, Expr, Op};
@@ -24,3 +26,4 @@ pub use genred::{Backend, Options, Reduce, VarDecl};
 pub use ops::{BinaryOp, UnaryOp};
 pub use real::{DType, Real};
 pub use reduction::{Axis, Reduction, SumScheme};
+pub use simplify::simplify;
