@@ -1,60 +1,90 @@
 //! Prints formulas in the formula language, so that the text parses back to the same node.
+//!
+//! `parse::parse_formula(&to_string(&e), &VarTable::new())` returns `e` itself (the same
+//! hash-consed node) for every formula of dimension at most `parse::MAX_DIM` and nesting depth
+//! at most `parse::MAX_DEPTH`; the parser reads infix operators with the precedences below.
 
 use crate::expr::{Cat, Expr, Op};
 use crate::ops::{BinaryOp, UnaryOp};
+use std::borrow::Cow;
 
 /// Precedence levels of the infix syntax, loosest first.
-const P_CMP: u8 = 1;
-const P_ADD: u8 = 2;
-const P_MUL: u8 = 3;
+pub(crate) const P_CMP: u8 = 1;
+pub(crate) const P_ADD: u8 = 2;
+pub(crate) const P_MUL: u8 = 3;
+/// Prefix minus, which also covers negative number literals: `-2.0` reads as one constant.
 const P_NEG: u8 = 4;
+/// `**`, which binds tighter than prefix minus (`-x**2` is `-(x**2)`). The printer writes
+/// powers as calls, so this level only tells which operands of a minus need parentheses.
 const P_POW: u8 = 5;
 const P_ATOM: u8 = 6;
+
+/// The precedence of an infix binary op, `None` for the ones written as calls (`Powf`, `Atan2`).
+pub(crate) fn infix_precedence(op: BinaryOp) -> Option<u8> {
+    if op.infix().is_empty() {
+        None
+    } else if op.is_comparison() {
+        Some(P_CMP)
+    } else if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
+        Some(P_ADD)
+    } else {
+        Some(P_MUL)
+    }
+}
 
 /// The formula as text, variables written `Vi(k,d)`, `Vj(k,d)`, `Pm(k,d)`.
 pub fn to_string(e: &Expr) -> String {
     to_string_with(e, &|_, _, _| None)
 }
 
-/// The formula as text, with variable names chosen by `name(index, dim, cat)` where it returns one.
+/// The formula as text, with variable names chosen by `name(index, dim, cat)` where it returns
+/// one (`VarTable::print` passes the aliases this way).
 pub fn to_string_with(e: &Expr, name: &dyn Fn(usize, usize, Cat) -> Option<String>) -> String {
     let mut s = String::new();
-    write(e, name, &mut s);
+    // An explicit stack rather than recursion: a formula built in a loop (a sum of thousands
+    // of terms) must print without overflowing the call stack.
+    let mut stack = vec![Piece::Node(e, 0)];
+    while let Some(piece) = stack.pop() {
+        match piece {
+            Piece::Text(t) => s.push_str(&t),
+            Piece::Node(e, min) => {
+                let mut parts = layout(e, name);
+                if prec(e) < min {
+                    parts.insert(0, Piece::Text("(".into()));
+                    parts.push(Piece::Text(")".into()));
+                }
+                stack.extend(parts.into_iter().rev());
+            }
+        }
+    }
     s
 }
 
-fn prec(e: &Expr) -> u8 {
-    match e.op() {
-        Op::Binary(b) if matches!(b, BinaryOp::Add | BinaryOp::Sub) => P_ADD,
-        Op::Binary(b) if matches!(b, BinaryOp::Mul | BinaryOp::Div) => P_MUL,
-        Op::Binary(b) if b.is_comparison() => P_CMP,
-        Op::Unary(UnaryOp::Minus) => P_NEG,
-        Op::Const(bits) if f64::from_bits(*bits) < 0.0 => P_NEG,
-        Op::IntCst(n) if *n < 0 => P_NEG,
-        _ => P_ATOM,
-    }
-}
-
-fn write_operand(e: &Expr, min: u8, name: &dyn Fn(usize, usize, Cat) -> Option<String>, s: &mut String) {
-    if prec(e) < min {
-        s.push('(');
-        write(e, name, s);
-        s.push(')');
-    } else {
-        write(e, name, s);
-    }
-}
-
-/// A float printed so that it parses back to the same bits.
+/// A float printed so that it parses back to the same bits (a NaN keeps its sign, not its payload).
 pub fn fmt_number(c: f64) -> String {
     if c.is_finite() && c == c.trunc() && c.abs() < 1e15 {
         format!("{c:.1}")
     } else if c.is_nan() {
-        "NaN".to_string()
+        if c.is_sign_negative() { "-NaN" } else { "NaN" }.to_string()
     } else if c.is_infinite() {
-        if c > 0.0 { "Inf".to_string() } else { "-Inf".to_string() }
+        if c > 0.0 { "Inf" } else { "-Inf" }.to_string()
     } else {
         format!("{c:?}")
+    }
+}
+
+/// A piece of output: literal text, or a node to print, parenthesised if its precedence is below the bound.
+enum Piece<'e> {
+    Text(Cow<'static, str>),
+    Node(&'e Expr, u8),
+}
+
+fn prec(e: &Expr) -> u8 {
+    match e.op() {
+        Op::Binary(b) => infix_precedence(*b).unwrap_or(P_ATOM),
+        Op::Unary(UnaryOp::Minus) => P_NEG,
+        Op::Const(bits) if f64::from_bits(*bits).is_sign_negative() => P_NEG,
+        _ => P_ATOM,
     }
 }
 
@@ -62,60 +92,65 @@ fn join(v: &[usize]) -> String {
     v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
 }
 
-fn write(e: &Expr, name: &dyn Fn(usize, usize, Cat) -> Option<String>, s: &mut String) {
+/// `Name(operands..., params)`.
+fn call<'e>(e: &'e Expr, params: String) -> Vec<Piece<'e>> {
+    let mut parts = vec![Piece::Text(format!("{}(", e.op().name()).into())];
+    for (k, a) in e.args().iter().enumerate() {
+        if k > 0 {
+            parts.push(Piece::Text(", ".into()));
+        }
+        parts.push(Piece::Node(a, 0));
+    }
+    if !params.is_empty() {
+        if !e.args().is_empty() {
+            parts.push(Piece::Text(", ".into()));
+        }
+        parts.push(Piece::Text(params.into()));
+    }
+    parts.push(Piece::Text(")".into()));
+    parts
+}
+
+/// The pieces of one node, its operands left as nodes.
+fn layout<'e>(e: &'e Expr, name: &dyn Fn(usize, usize, Cat) -> Option<String>) -> Vec<Piece<'e>> {
     let args = e.args();
-    let call = |params: String, s: &mut String| {
-        s.push_str(e.op().name());
-        s.push('(');
-        for (k, a) in args.iter().enumerate() {
-            if k > 0 {
-                s.push_str(", ");
-            }
-            write(a, name, s);
-        }
-        if !params.is_empty() {
-            s.push_str(", ");
-            s.push_str(&params);
-        }
-        s.push(')');
-    };
+    let text = |t: String| vec![Piece::Text(t.into())];
     match e.op() {
-        Op::Var { index, dim, cat } => match name(*index, *dim, *cat) {
-            Some(n) => s.push_str(&n),
-            None => s.push_str(&format!("{}({index},{dim})", cat.short())),
-        },
-        Op::Const(bits) => s.push_str(&fmt_number(f64::from_bits(*bits))),
-        Op::IntCst(n) => s.push_str(&format!("IntCst({n})")),
-        Op::Zero(d) => s.push_str(&format!("Zero({d})")),
+        Op::Var { index, dim, cat } => {
+            text(name(*index, *dim, *cat).unwrap_or_else(|| format!("{}({index},{dim})", cat.short())))
+        }
+        Op::Const(bits) => text(fmt_number(f64::from_bits(*bits))),
         Op::Unary(UnaryOp::Minus) => {
-            s.push('-');
-            write_operand(&args[0], P_POW, name, s);
+            // A minus before a number literal would read as a negative constant: `-(2.0)` keeps
+            // the operation, `-2.0` is the constant.
+            let min = if matches!(args[0].op(), Op::Const(_)) { P_ATOM + 1 } else { P_POW };
+            vec![Piece::Text("-".into()), Piece::Node(&args[0], min)]
         }
-        Op::Binary(b) if !b.infix().is_empty() => {
+        Op::Binary(b) if infix_precedence(*b).is_some() => {
             let p = prec(e);
-            write_operand(&args[0], p, name, s);
-            s.push_str(&format!(" {} ", b.infix()));
             // Left-associative: the right operand needs parentheses at equal precedence.
-            write_operand(&args[1], p + 1, name, s);
+            vec![Piece::Node(&args[0], p), Piece::Text(format!(" {} ", b.infix()).into()), Piece::Node(&args[1], p + 1)]
         }
-        Op::Scalprod => {
-            s.push('(');
-            write(&args[0], name, s);
-            s.push_str(" | ");
-            write(&args[1], name, s);
-            s.push(')');
-        }
-        Op::Pow(n) => call(n.to_string(), s),
-        Op::Round(d) => call(d.to_string(), s),
-        Op::ClampInt(a, b) => call(format!("{a}, {b}"), s),
-        Op::Elem(m) => call(m.to_string(), s),
-        Op::ElemT { index, dim } => call(format!("{dim}, {index}"), s),
-        Op::Extract { start, len } => call(format!("{start}, {len}"), s),
-        Op::ExtractT { start, dim } => call(format!("{start}, {dim}"), s),
-        Op::OneHot(d) => call(d.to_string(), s),
-        Op::Kron { a, b } => call(format!("[{}], [{}]", join(a), join(b)), s),
+        Op::Scalprod => vec![
+            Piece::Text("(".into()),
+            Piece::Node(&args[0], 0),
+            Piece::Text(" | ".into()),
+            Piece::Node(&args[1], 0),
+            Piece::Text(")".into()),
+        ],
+        Op::IntCst(n) => call(e, n.to_string()),
+        Op::Zero(d) => call(e, d.to_string()),
+        Op::Pow(n) => call(e, n.to_string()),
+        Op::Round(d) => call(e, d.to_string()),
+        Op::ClampInt(a, b) => call(e, format!("{a}, {b}")),
+        Op::Elem(m) => call(e, m.to_string()),
+        Op::ElemT { index, dim } => call(e, format!("{dim}, {index}")),
+        Op::Extract { start, len } => call(e, format!("{start}, {len}")),
+        Op::ExtractT { start, dim } => call(e, format!("{start}, {dim}")),
+        Op::OneHot(d) => call(e, d.to_string()),
+        Op::Kron { a, b } => call(e, format!("[{}], [{}]", join(a), join(b))),
         Op::TensorDot { a, b, ca, cb } => {
-            call(format!("[{}], [{}], [{}], [{}]", join(a), join(b), join(ca), join(cb)), s)
+            call(e, format!("[{}], [{}], [{}], [{}]", join(a), join(b), join(ca), join(cb)))
         }
         Op::Unary(_)
         | Op::Binary(_)
@@ -136,6 +171,34 @@ fn write(e: &Expr, name: &dyn Fn(usize, usize, Cat) -> Option<String>, s: &mut S
         | Op::Concat
         | Op::MatVecMult
         | Op::VecMatMult
-        | Op::TensorProd => call(String::new(), s),
+        | Op::TensorProd => call(e, String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_sums_print_without_recursion() {
+        let x = Expr::var(0, 1, Cat::I).unwrap();
+        let mut sum = x.clone();
+        for _ in 0..100_000 {
+            sum = sum.add(x.clone()).unwrap();
+        }
+        let text = to_string(&sum);
+        assert_eq!(text.len(), "Vi(0,1)".len() * 100_001 + " + ".len() * 100_000);
+        // Dropping a chain this deep is recursive in `Arc`'s destructor, so leak it here:
+        // the printer is what this test is about.
+        std::mem::forget(sum);
+    }
+
+    #[test]
+    fn numbers_keep_their_bits() {
+        assert_eq!(fmt_number(3.0), "3.0");
+        assert_eq!(fmt_number(-0.5), "-0.5");
+        assert_eq!(fmt_number(1e16), "1e16");
+        assert_eq!(fmt_number(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(fmt_number(-f64::NAN), "-NaN");
     }
 }

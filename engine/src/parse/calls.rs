@@ -1,0 +1,291 @@
+//! What a call means: operation names to [`Op`]s, and the reader that checks a call's arguments.
+//!
+//! A call's arguments are parsed before its name is looked up, each into an [`Arg`]: a formula
+//! (remembering whether it was written as a bare integer, as `Pow(x, 2)` needs) or a bracketed
+//! integer list (as `Kron(a, b, [2,2], [3,3])` needs). The code that builds an operation then
+//! reads them in order through a [`Reader`].
+
+use super::MAX_DIM;
+use crate::error::{Error, ParseError, Result};
+use crate::expr::{Cat, Expr, Op};
+use crate::ops::{BinaryOp, UnaryOp};
+
+/// One argument of a call, with the character offset where it starts.
+pub(crate) struct Arg {
+    pub pos: usize,
+    pub value: ArgValue,
+}
+
+pub(crate) enum ArgValue {
+    /// A formula; `int` holds its value when it is an integer literal such as `2` or `-3`
+    /// (saturated to the `i128` range, so that out-of-range values are still reported as such).
+    Formula { expr: Expr, int: Option<i128> },
+    /// A bracketed list of integers, each with its offset.
+    List(Vec<(i128, usize)>),
+}
+
+/// Re-anchors an error raised while building a node (a dimension mismatch, an index out of
+/// range) as a parse error at `pos`, keeping its message.
+pub(crate) fn located(src: &str, pos: usize, err: &Error) -> Error {
+    let message = match err {
+        Error::Parse(inner) => inner.message.clone(),
+        other => other.to_string(),
+    };
+    Error::Parse(ParseError::at(src, pos, message))
+}
+
+/// Reads a call's arguments in the order the operation's syntax lists them.
+///
+/// Reading never stops at the first problem: a missing argument reads as a default and the
+/// first wrong one is remembered, so that [`Reader::finish`] can report a wrong argument count
+/// with the full expected count (`Pow: expects 2 argument(s), got 1`) before anything else.
+pub(crate) struct Reader<'a> {
+    src: &'a str,
+    args: &'a [Arg],
+    read: usize,
+    operands: Vec<Expr>,
+    error: Option<Error>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(src: &'a str, args: &'a [Arg]) -> Self {
+        Reader { src, args, read: 0, operands: Vec::new(), error: None }
+    }
+
+    /// The formula operands read, or the first problem with the call's arguments.
+    pub fn finish(self, name: &str, call_pos: usize) -> Result<Vec<Expr>> {
+        if self.read != self.args.len() {
+            let arity = Error::Arity { op: name.to_string(), expected: self.read.to_string(), got: self.args.len() };
+            return Err(located(self.src, call_pos, &arity));
+        }
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.operands),
+        }
+    }
+
+    /// How many arguments are left to read.
+    pub fn remaining(&self) -> usize {
+        self.args.len().saturating_sub(self.read)
+    }
+
+    fn next(&mut self) -> Option<&'a Arg> {
+        let arg = self.args.get(self.read);
+        self.read += 1;
+        arg
+    }
+
+    fn fail(&mut self, pos: usize, msg: String) {
+        if self.error.is_none() {
+            self.error = Some(Error::Parse(ParseError::at(self.src, pos, msg)));
+        }
+    }
+
+    /// Reads `n` formula operands.
+    pub fn operands(&mut self, n: usize) {
+        for _ in 0..n {
+            match self.next() {
+                Some(Arg { value: ArgValue::Formula { expr, .. }, .. }) => self.operands.push(expr.clone()),
+                Some(Arg { pos, value: ArgValue::List(_) }) => {
+                    self.fail(*pos, "expected a formula, found a list".to_string())
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Checks that `value` (written at `pos`) lies in `lo..=hi`; `subject` names it in the message.
+    fn in_range(&mut self, (value, pos): (i128, usize), subject: &str, lo: i128, hi: i128) -> Option<i128> {
+        if (lo..=hi).contains(&value) {
+            return Some(value);
+        }
+        let shown = if value == i128::MAX { "this large".to_string() } else { value.to_string() };
+        self.fail(pos, format!("{subject} must be an integer from {lo} to {hi}, not {shown}"));
+        None
+    }
+
+    /// Reads an integer literal in `lo..=hi`, as a `T` that holds that whole range.
+    fn int<T: TryFrom<i128> + Default>(&mut self, what: &str, lo: i128, hi: i128) -> T {
+        let literal = match self.next() {
+            Some(Arg { pos, value: ArgValue::Formula { int: Some(v), .. } }) => (*v, *pos),
+            Some(arg) => {
+                self.fail(arg.pos, format!("expected an integer for the {what}"));
+                return T::default();
+            }
+            None => return T::default(),
+        };
+        self.in_range(literal, &format!("the {what}"), lo, hi).and_then(|v| T::try_from(v).ok()).unwrap_or_default()
+    }
+
+    pub fn i32(&mut self, what: &str) -> i32 {
+        self.int(what, i32::MIN.into(), i32::MAX.into())
+    }
+
+    pub fn i64(&mut self, what: &str) -> i64 {
+        self.int(what, i64::MIN.into(), i64::MAX.into())
+    }
+
+    /// Reads an index or a dimension, bounded by [`MAX_DIM`] so that no dimension arithmetic overflows.
+    pub fn size(&mut self, what: &str) -> usize {
+        self.int(what, 0, MAX_DIM as i128)
+    }
+
+    pub fn cat(&mut self) -> Cat {
+        let c: i64 = self.int("category", 0, 2);
+        Cat::from_index(c).unwrap_or(Cat::I)
+    }
+
+    /// Reads a bracketed tensor shape or axis list, e.g. `[2,3]`, whose product stays within
+    /// [`MAX_DIM`] so that the shape arithmetic of [`Expr::new`] cannot overflow.
+    pub fn list(&mut self, what: &str) -> Vec<usize> {
+        let (items, pos) = match self.next() {
+            Some(Arg { pos, value: ArgValue::List(items) }) => (items, *pos),
+            Some(arg) => {
+                self.fail(arg.pos, format!("expected a list of integers like [2,3] for the {what}"));
+                return Vec::new();
+            }
+            None => return Vec::new(),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut product: usize = 1;
+        for &item in items {
+            let Some(v) = self.in_range(item, &format!("each entry of the {what}"), 0, MAX_DIM as i128) else {
+                return Vec::new();
+            };
+            let v = usize::try_from(v).unwrap_or_default();
+            product = product.saturating_mul(v.max(1));
+            out.push(v);
+        }
+        if product > MAX_DIM {
+            self.fail(pos, format!("the {what} {out:?} is too large: its product exceeds {MAX_DIM}"));
+        }
+        out
+    }
+}
+
+/// The operations callable by name whose name is not in the unary or binary tables, each with
+/// placeholder parameters. [`Op::name`] stays the one source of operation names.
+const CALLABLE: &[Op] = &[
+    Op::IntCst(0),
+    Op::Zero(0),
+    Op::Pow(0),
+    Op::Round(0),
+    Op::ClampInt(0, 0),
+    Op::IfElse,
+    Op::Clamp,
+    Op::Mod,
+    Op::SqNorm2,
+    Op::Norm2,
+    Op::Normalize,
+    Op::SqDist,
+    Op::Scalprod,
+    Op::WeightedSqNorm,
+    Op::WeightedSqDist,
+    Op::Sum,
+    Op::Max,
+    Op::Min,
+    Op::ArgMax,
+    Op::ArgMin,
+    Op::Elem(0),
+    Op::ElemT { index: 0, dim: 0 },
+    Op::Extract { start: 0, len: 0 },
+    Op::ExtractT { start: 0, dim: 0 },
+    Op::Concat,
+    Op::OneHot(0),
+    Op::MatVecMult,
+    Op::VecMatMult,
+    Op::TensorProd,
+    Op::Kron { a: Vec::new(), b: Vec::new() },
+    Op::TensorDot { a: Vec::new(), b: Vec::new(), ca: Vec::new(), cb: Vec::new() },
+];
+
+/// The category a variable call names: `Vi`, `Vj` or `Pm`, or `None` inside for `Var`, which
+/// takes its category as an argument.
+fn variable_kind(name: &str) -> Option<Option<Cat>> {
+    if name == "Var" {
+        return Some(None);
+    }
+    [Cat::I, Cat::J, Cat::P].into_iter().find(|c| c.short() == name).map(Some)
+}
+
+/// True for `Vi`, `Vj`, `Pm` and `Var`.
+pub(crate) fn is_variable_call(name: &str) -> bool {
+    variable_kind(name).is_some()
+}
+
+/// True for every name [`operation`] or [`variable`] knows.
+pub(crate) fn is_known(name: &str) -> bool {
+    is_variable_call(name)
+        || UnaryOp::from_name(name).is_some()
+        || BinaryOp::from_name(name).is_some()
+        || CALLABLE.iter().any(|op| op.name() == name)
+}
+
+/// `Vi(k,d)`, `Vj(k,d)`, `Pm(k,d)`, `Var(k,d,cat)`. In an alias (`position` given), the index
+/// may be left out and is then the alias's position in the list: `x = Vi(3)`.
+pub(crate) fn variable(name: &str, r: &mut Reader, position: Option<usize>) -> Option<Op> {
+    let cat = variable_kind(name)?;
+    let with_index = if cat.is_some() { 2 } else { 3 };
+    let index = match position {
+        Some(k) if r.remaining() + 1 == with_index => k,
+        _ => r.size("index"),
+    };
+    let dim = r.size("dimension");
+    let cat = cat.unwrap_or_else(|| r.cat());
+    Some(Op::Var { index, dim, cat })
+}
+
+/// The operation a call names, its arguments read from `r` in the order KeOps writes them.
+pub(crate) fn operation(name: &str, r: &mut Reader) -> Option<Op> {
+    let template = match (UnaryOp::from_name(name), BinaryOp::from_name(name)) {
+        (Some(u), _) => Op::Unary(u),
+        (_, Some(b)) => Op::Binary(b),
+        _ => CALLABLE.iter().find(|op| op.name() == name)?.clone(),
+    };
+    r.operands(template.arity());
+    // Parameters follow the operands. Struct fields are evaluated in the order written, which
+    // is the argument order: `ElemT(f, dim, index)`, `Extract(f, start, len)`.
+    Some(match template {
+        Op::IntCst(_) => Op::IntCst(r.i64("value")),
+        Op::Zero(_) => Op::Zero(r.size("dimension")),
+        Op::Pow(_) => Op::Pow(r.i32("exponent")),
+        Op::Round(_) => Op::Round(r.i32("number of decimals")),
+        Op::ClampInt(..) => Op::ClampInt(r.i64("lower bound"), r.i64("upper bound")),
+        Op::Elem(_) => Op::Elem(r.size("index")),
+        Op::ElemT { .. } => Op::ElemT { dim: r.size("dimension"), index: r.size("index") },
+        Op::Extract { .. } => Op::Extract { start: r.size("start"), len: r.size("length") },
+        Op::ExtractT { .. } => Op::ExtractT { start: r.size("start"), dim: r.size("dimension") },
+        Op::OneHot(_) => Op::OneHot(r.size("dimension")),
+        Op::Kron { .. } => Op::Kron { a: r.list("first shape"), b: r.list("second shape") },
+        Op::TensorDot { .. } => Op::TensorDot {
+            a: r.list("first shape"),
+            b: r.list("second shape"),
+            ca: r.list("first contracted axes"),
+            cb: r.list("second contracted axes"),
+        },
+        // Operations without parameters are exactly their template.
+        op @ (Op::Unary(_)
+        | Op::Binary(_)
+        | Op::IfElse
+        | Op::Clamp
+        | Op::Mod
+        | Op::SqNorm2
+        | Op::Norm2
+        | Op::Normalize
+        | Op::SqDist
+        | Op::Scalprod
+        | Op::WeightedSqNorm
+        | Op::WeightedSqDist
+        | Op::Sum
+        | Op::Max
+        | Op::Min
+        | Op::ArgMax
+        | Op::ArgMin
+        | Op::Concat
+        | Op::MatVecMult
+        | Op::VecMatMult
+        | Op::TensorProd) => op,
+        // Leaves written otherwise: numbers, and variables (see [`variable`]).
+        Op::Var { .. } | Op::Const(_) => return None,
+    })
+}
