@@ -129,6 +129,23 @@ pub struct Node {
     pub dim: usize,
 }
 
+impl Drop for Node {
+    /// Frees a deep chain iteratively: the default recursive drop overflows the stack on formulas
+    /// built by long loops (a sum of 10⁵ terms, say).
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.args);
+        while let Some(e) = stack.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(e.0) {
+                stack.append(&mut node.args);
+            }
+        }
+    }
+}
+
+/// The largest dimension of a node: far beyond any real formula, small enough that dimension
+/// arithmetic cannot overflow.
+pub const MAX_DIM: usize = 1 << 24;
+
 /// A formula: a shared, interned, immutable node.
 #[derive(Clone)]
 pub struct Expr(Arc<Node>);
@@ -166,6 +183,9 @@ impl Expr {
     /// Builds (or finds) the node `op(args)`, checking arity and inferring the dimension.
     pub fn new(op: Op, args: Vec<Expr>) -> Result<Expr> {
         let dim = infer_dim(&op, &args)?;
+        if dim > MAX_DIM {
+            return Err(Error::invalid(op.name(), format!("dimension {dim} is too large (at most {MAX_DIM})")));
+        }
         let key: InternKey = (op, args.iter().map(|a| Arc::as_ptr(&a.0) as usize).collect());
         // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
         let mut guard = INTERN.lock().unwrap_or_else(|e| e.into_inner());
@@ -414,8 +434,9 @@ impl Op {
     }
 }
 
+/// The product of a shape, saturating: an absurd shape then fails the dimension checks.
 fn product(s: &[usize]) -> usize {
-    s.iter().product()
+    s.iter().fold(1usize, |a, &b| a.saturating_mul(b))
 }
 
 /// The dimension of `op(args)`, or the error a person needs to fix the formula.
@@ -459,7 +480,7 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             if let Op::WeightedSqDist = op {
                 same(d[1], d[2])?;
             }
-            if d[0] != 1 && d[0] != x && d[0] != x * x {
+            if d[0] != 1 && d[0] != x && d[0] != x.saturating_mul(x) {
                 return Err(Error::invalid(
                     name,
                     format!("the weight has dimension {} but the vectors have dimension {x}: it must be 1, {x} or {}", d[0], x * x),
@@ -481,7 +502,7 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             *dim
         }
         Op::Extract { start, len } => {
-            if *len == 0 || start + len > d[0] {
+            if *len == 0 || start.saturating_add(*len) > d[0] {
                 return Err(Error::invalid(
                     name,
                     format!("components {start}..{} out of range for a vector of dimension {}", start + len, d[0]),
@@ -490,7 +511,7 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             *len
         }
         Op::ExtractT { start, dim } => {
-            if start + d[0] > *dim {
+            if start.saturating_add(d[0]) > *dim {
                 return Err(Error::invalid(
                     name,
                     format!("a vector of dimension {} at {start} does not fit in dimension {dim}", d[0]),
@@ -498,7 +519,7 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             }
             *dim
         }
-        Op::Concat => d[0] + d[1],
+        Op::Concat => d[0].saturating_add(d[1]),
         Op::OneHot(n) => {
             same(d[0], 1)?;
             if *n == 0 {
@@ -524,14 +545,14 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             }
             d[1] / d[0]
         }
-        Op::TensorProd => d[0] * d[1],
+        Op::TensorProd => d[0].saturating_mul(d[1]),
         Op::Kron { a, b } => {
             if a.len() != b.len() || a.is_empty() {
                 return Err(Error::invalid(name, "both shapes must have the same, non-zero, number of axes"));
             }
             same(product(a), d[0])?;
             same(product(b), d[1])?;
-            a.iter().zip(b).map(|(x, y)| x * y).product()
+            a.iter().zip(b).fold(1usize, |acc, (x, y)| acc.saturating_mul(x.saturating_mul(*y)))
         }
         Op::TensorDot { a, b, ca, cb } => {
             same(product(a), d[0])?;
@@ -553,9 +574,9 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             if dedup_a.len() != ca.len() || dedup_b.len() != cb.len() {
                 return Err(Error::invalid(name, "an axis is contracted twice"));
             }
-            let fa: usize = (0..a.len()).filter(|k| !ca.contains(k)).map(|k| a[k]).product();
-            let fb: usize = (0..b.len()).filter(|k| !cb.contains(k)).map(|k| b[k]).product();
-            fa * fb
+            let fa = product(&(0..a.len()).filter(|k| !ca.contains(k)).map(|k| a[k]).collect::<Vec<_>>());
+            let fb = product(&(0..b.len()).filter(|k| !cb.contains(k)).map(|k| b[k]).collect::<Vec<_>>());
+            fa.saturating_mul(fb)
         }
         Op::Unary(_) | Op::Binary(_) | Op::Pow(_) | Op::Round(_) | Op::ClampInt(..) => {
             unreachable!("handled above")

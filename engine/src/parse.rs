@@ -23,7 +23,7 @@ pub const MAX_DEPTH: usize = 256;
 
 /// The largest dimension (and index, and tensor shape product) the parser accepts. It keeps
 /// every size computation of [`Expr::new`] far from overflow: no product of two sizes exceeds 2⁴⁸.
-pub const MAX_DIM: usize = 1 << 24;
+pub use crate::expr::MAX_DIM;
 
 /// The variables a formula may name: each alias name with its argument index, dimension and
 /// category, in declaration order.
@@ -121,15 +121,22 @@ pub fn parse_formula(src: &str, vars: &VarTable) -> Result<Expr> {
 /// The extension point for derivative operators: `Some` for the names it handles, with the
 /// formula built from the call's (formula) arguments, `None` for any other name.
 fn derivative_call(name: &str, args: Vec<Expr>) -> Option<Result<Expr>> {
-    match name {
-        "Grad" | "Diff" | "GradMatrix" | "Divergence" | "Laplacian" => {
-            // The autodiff module will be called here with `args`; until then the caller
-            // reports this message at the call's column.
-            let _ = args;
-            Some(Err(Error::Parse(ParseError::at(name, 0, format!("`{name}` is not available yet")))))
+    use crate::diff;
+    let arity = |n: usize| {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(Error::Arity { op: name.into(), expected: n.to_string(), got: args.len() })
         }
-        _ => None,
-    }
+    };
+    Some(match name {
+        "Grad" => arity(3).and_then(|_| diff::grad(&args[0], &args[1], &args[2])),
+        "Diff" => arity(3).and_then(|_| diff::diff(&args[0], &args[1], &args[2])),
+        "GradMatrix" => arity(2).and_then(|_| diff::grad_matrix(&args[0], &args[1])),
+        "Divergence" => arity(2).and_then(|_| diff::divergence(&args[0], &args[1])),
+        "Laplacian" => arity(2).and_then(|_| diff::laplacian(&args[0], &args[1])),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -158,13 +165,20 @@ mod tests {
     }
 
     #[test]
-    fn every_derivative_name_errors_cleanly() {
-        let vars = parse_aliases(&["x = Vi(3)", "e = Vi(1)"]).unwrap();
-        for name in ["Grad", "Diff", "GradMatrix", "Divergence", "Laplacian"] {
-            let err = parse_formula(&format!("1 + {name}(SqNorm2(x), x, e)"), &vars).unwrap_err();
-            let Error::Parse(p) = err else { panic!("{name}: not a parse error") };
-            assert_eq!((p.message, p.column), (format!("`{name}` is not available yet"), 5));
+    fn derivative_calls_build_formulas_and_report_errors_at_their_column() {
+        let vars = parse_aliases(&["x = Vi(3)", "e = Vi(1)", "u = Vi(3)"]).unwrap();
+        for (src, dim) in [
+            ("Grad(SqNorm2(x), x, e)", 3),
+            ("Diff(SqNorm2(x), x, u)", 1),
+            ("GradMatrix(x*x, x)", 9),
+            ("Divergence(x*x, x)", 1),
+            ("Laplacian(SqNorm2(x), x)", 1),
+        ] {
+            assert_eq!(parse_formula(src, &vars).unwrap().dim(), dim, "{src}");
         }
+        let err = parse_formula("1 + Grad(SqNorm2(x), x)", &vars).unwrap_err();
+        let Error::Parse(p) = err else { panic!("not a parse error") };
+        assert_eq!((p.message.as_str(), p.column), ("Grad: expects 3 argument(s), got 2", 5));
     }
 
     #[test]

@@ -278,14 +278,22 @@ fn keops_formulas() {
 }
 
 #[test]
-fn derivatives_are_not_wired_yet() {
+fn derivative_errors() {
     check_err(
         &["x = Vi(3)", "e = Vi(1)"],
+        "Grad(SqNorm2(x), x + 1, e)",
+        expect![[r#"
+            column 1: Grad: can only differentiate with respect to a variable (Vi, Vj, Pm or Var), not `Vi(0,3) + 1.0`
+                Grad(SqNorm2(x), x + 1, e)
+                ^"#]],
+    );
+    check_err(
+        &["x = Vi(3)", "e = Vi(2)"],
         "Grad(SqNorm2(x), x, e)",
         expect![[r#"
-        column 1: `Grad` is not available yet
-            Grad(SqNorm2(x), x, e)
-            ^"#]],
+            column 1: Grad: the gradient input has dimension 2 but the formula has dimension 1: they must match
+                Grad(SqNorm2(x), x, e)
+                ^"#]],
     );
     check_err(
         &["x = Vi(3)"],
@@ -520,9 +528,9 @@ fn error_messages() {
         xy,
         "TensorProd(TensorProd(Vi(5,4096), Vi(5,4096)), Vi(6,4096))",
         expect![[r#"
-        column 1: TensorProd: dimension 68719476736 exceeds the limit of 16777216
-            TensorProd(TensorProd(Vi(5,4096), Vi(5,4096)), Vi(6,4096))
-            ^"#]],
+            column 1: TensorProd: dimension 68719476736 is too large (at most 16777216)
+                TensorProd(TensorProd(Vi(5,4096), Vi(5,4096)), Vi(6,4096))
+                ^"#]],
     );
     check_err(xy, "", expect!["empty formula"]);
     check_err(xy, "  \n\t ", expect!["empty formula"]);

@@ -32,9 +32,8 @@ pub const RESERVED_INDEX: usize = usize::MAX - 15;
 
 /// The post-processing of every formula this module returns.
 fn finish(e: Expr) -> Expr {
-    // This will call `crate::simplify::simplify(&e)` once the simplifier lands: the rules only
-    // fold trivial factors, and the simplifier is where gradients get their final, compact form.
-    e
+    // The rules only fold trivial factors; the simplifier gives gradients their compact form.
+    crate::simplify::simplify(&e)
 }
 
 /// The gradient of `f` with respect to the variable `v`, contracted with `e`: the vector
