@@ -7,7 +7,7 @@
 use ndarray::{Array2, ArrayView2};
 use noyau_engine::cpu::SimdLevel;
 use noyau_engine::random::Rng;
-use noyau_engine::{Axis, Cat, Expr, Options, Real, Reduce, Reduction};
+use noyau_engine::{Axis, Genred, Options, Real, Reduction};
 use std::time::Instant;
 
 struct Args {
@@ -39,26 +39,25 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// The case's reduction and the dimension of its weight b (0 if none).
-fn case(name: &str, dim: usize) -> noyau_engine::Result<Option<(Reduce, usize)>> {
-    let x = Expr::var(0, dim, Cat::I)?;
-    let y = Expr::var(1, dim, Cat::J)?;
-    let d2 = x.sqdist(y)?;
-    let b = |e| Expr::var(2, e, Cat::J);
-    let r = |f, red| Reduce::new(f, None, red, Axis::J);
-    Ok(Some(match name {
-        "gauss" => (r(d2.neg()?.exp()?.mul(b(1)?)?, Reduction::Sum)?, 1),
-        "gauss_e3" => (r(d2.neg()?.exp()?.mul(b(3)?)?, Reduction::Sum)?, 3),
-        "lse" => (r(d2.neg()?, Reduction::LogSumExp)?, 0),
-        "argkmin" => (r(d2, Reduction::ArgKMin(10))?, 0),
-        "cauchy" => (r(b(1)?.div(Expr::constant(1.0).add(d2)?)?, Reduction::Sum)?, 1),
-        _ => return Ok(None),
-    }))
+/// The case as KeOps users write it: formula, aliases, reduction, and the dimension of b (0: none).
+fn case(name: &str, d: usize) -> Option<(String, Vec<String>, Reduction, usize)> {
+    let xy = vec![format!("x = Vi({d})"), format!("y = Vj({d})")];
+    let with_b = |e: usize| [xy.clone(), vec![format!("b = Vj({e})")]].concat();
+    Some(match name {
+        "gauss" => ("Exp(-SqDist(x,y))*b".into(), with_b(1), Reduction::Sum, 1),
+        "gauss_e3" => ("Exp(-SqDist(x,y))*b".into(), with_b(3), Reduction::Sum, 3),
+        "lse" => ("-SqDist(x,y)".into(), xy, Reduction::LogSumExp, 0),
+        "argkmin" => ("SqDist(x,y)".into(), xy, Reduction::ArgKMin(10), 0),
+        "cauchy" => ("b / (1 + SqDist(x,y))".into(), with_b(1), Reduction::Sum, 1),
+        _ => return None,
+    })
 }
 
 fn run<T: Real>(a: &Args) -> Result<(), String> {
     let m = a.m.unwrap_or(a.n);
-    let (spec, e) = case(&a.case, a.dim).map_err(|e| e.to_string())?.ok_or(format!("unknown case {}", a.case))?;
+    let (formula, aliases, reduction, e) = case(&a.case, a.dim).ok_or(format!("unknown case {}", a.case))?;
+    let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    let spec = Genred::new(&formula, &aliases, reduction, Axis::J).map_err(|e| e.to_string())?;
     let mut rng = Rng::new(0);
     let x: Array2<T> = rng.normal_array(a.n, a.dim);
     let y: Array2<T> = rng.normal_array(m, a.dim);
@@ -68,11 +67,11 @@ fn run<T: Real>(a: &Args) -> Result<(), String> {
         inputs.push(b.view());
     }
     let opts = Options::default();
-    spec.eval(&inputs, &opts).map_err(|e| e.to_string())?; // warm-up: compiles and caches
+    spec.eval_with(&inputs, &opts).map_err(|e| e.to_string())?; // warm-up: compiles and caches
     let mut best = f64::INFINITY;
     for _ in 0..a.reps.max(1) {
         let t = Instant::now();
-        let out = spec.eval(&inputs, &opts).map_err(|e| e.to_string())?;
+        let out = spec.eval_with(&inputs, &opts).map_err(|e| e.to_string())?;
         best = best.min(t.elapsed().as_secs_f64());
         std::hint::black_box(out);
     }

@@ -23,7 +23,7 @@ pub mod simplify;
 
 pub use error::{Error, ParseError, Result};
 pub use expr::{Cat, Expr, Op};
-pub use genred::{Backend, Options, Reduce, VarDecl};
+pub use genred::{Backend, Genred, Options, Reduce, VarDecl};
 pub use ops::{BinaryOp, UnaryOp};
 pub use parse::{parse_aliases, parse_formula, VarTable};
 pub use real::{DType, Real};
