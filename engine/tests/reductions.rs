@@ -81,9 +81,12 @@ fn run_all<T: Real>(tol: f64) {
                 let want = want.mapv(|v| v.as_f64());
                 for level in SimdLevel::available() {
                     for scheme in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
-                        let opts = Options { sum_scheme: scheme, ..Options::default() };
-                        let got = cpu::reduce_with(&spec, &views, n_out, n_in, &opts, level).unwrap();
-                        check(&got, &want, tol, &format!("{red} axis {axis:?} n={n} m={m} {} {scheme:?}", level.name()));
+                        for accumulate_f64 in [false, true] {
+                            let opts = Options { sum_scheme: scheme, accumulate_f64, ..Options::default() };
+                            let got = cpu::reduce_with(&spec, &views, n_out, n_in, &opts, level).unwrap();
+                            let what = format!("{red} axis {axis:?} n={n} m={m} {} {scheme:?} f64-acc {accumulate_f64}", level.name());
+                            check(&got, &want, tol, &what);
+                        }
                     }
                 }
             }
