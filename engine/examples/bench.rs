@@ -1,7 +1,7 @@
 //! Benchmark of the CPU backend: prints one JSON line of figures per run (no timing assertions).
 //!
 //! `cargo run --release -p noyau-engine --example bench -- --case gauss --n 100000 --dim 3 --dtype f32`
-//! Cases: gauss, gauss_e3, lse, argkmin, cauchy. `--m` sets M (default N), `--reps` the repetitions
+//! Cases: gauss, gauss_e3, lse, argkmin, cauchy, gauss_grad (forward and gradient wrt x). `--m` sets M (default N), `--reps` the repetitions
 //! (the fastest is reported), `--backend cpu|reference`.
 
 use ndarray::{Array2, ArrayView2};
@@ -32,7 +32,7 @@ fn parse_args() -> Result<Args, String> {
             "--dim" => a.dim = val()?.parse().map_err(|e| format!("--dim: {e}"))?,
             "--dtype" => a.dtype = val()?,
             "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
-            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R]".into()),
+            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy|gauss_grad --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R]".into()),
             f => return Err(format!("unknown flag {f}")),
         }
     }
@@ -44,7 +44,7 @@ fn case(name: &str, d: usize) -> Option<(String, Vec<String>, Reduction, usize)>
     let xy = vec![format!("x = Vi({d})"), format!("y = Vj({d})")];
     let with_b = |e: usize| [xy.clone(), vec![format!("b = Vj({e})")]].concat();
     Some(match name {
-        "gauss" => ("Exp(-SqDist(x,y))*b".into(), with_b(1), Reduction::Sum, 1),
+        "gauss" | "gauss_grad" => ("Exp(-SqDist(x,y))*b".into(), with_b(1), Reduction::Sum, 1),
         "gauss_e3" => ("Exp(-SqDist(x,y))*b".into(), with_b(3), Reduction::Sum, 3),
         "lse" => ("-SqDist(x,y)".into(), xy, Reduction::LogSumExp, 0),
         "argkmin" => ("SqDist(x,y)".into(), xy, Reduction::ArgKMin(10), 0),
@@ -67,13 +67,24 @@ fn run<T: Real>(a: &Args) -> Result<(), String> {
         inputs.push(b.view());
     }
     let opts = Options::default();
-    spec.eval_with(&inputs, &opts).map_err(|e| e.to_string())?; // warm-up: compiles and caches
+    // gauss_grad: the forward convolution and its gradient with respect to x, N·M counted once.
+    let with_grad = a.case == "gauss_grad";
+    let run_once = || -> Result<(), String> {
+        let out = spec.eval_with(&inputs, &opts).map_err(|e| e.to_string())?;
+        if with_grad {
+            let eta = Array2::<T>::from_elem(out.raw_dim(), T::one());
+            let g = spec.reduce().vjp(&inputs, out.view(), eta.view(), &[0], &opts).map_err(|e| e.to_string())?;
+            std::hint::black_box(g);
+        }
+        std::hint::black_box(out);
+        Ok(())
+    };
+    run_once()?; // warm-up: compiles and caches
     let mut best = f64::INFINITY;
     for _ in 0..a.reps.max(1) {
         let t = Instant::now();
-        let out = spec.eval_with(&inputs, &opts).map_err(|e| e.to_string())?;
+        run_once()?;
         best = best.min(t.elapsed().as_secs_f64());
-        std::hint::black_box(out);
     }
     println!(
         "{{\"case\":\"{}\",\"n\":{},\"m\":{},\"dim\":{},\"dtype\":\"{}\",\"backend\":\"cpu-{}\",\"threads\":{},\"seconds\":{:.6},\"gpairs_per_s\":{:.4}}}",
