@@ -269,6 +269,21 @@ fn no_grad_records_nothing_and_detach_cuts_the_graph() {
     assert_eq!(grad(&d.mul(&x).unwrap().sum_all(), &[&x], None).unwrap()[0].to_vec_f64(), vec![1f64.exp()]);
 }
 
+#[test]
+fn backward_accumulates_into_leaves() {
+    let x = t(&[1.0, 2.0], &[2]).requires_grad();
+    let w = t(&[3.0], &[1]).requires_grad();
+    let loss = x.mul(&w).unwrap().sum_all();
+    assert!(x.grad().is_none());
+    loss.backward().unwrap();
+    loss.backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec_f64(), vec![6.0, 6.0]);
+    assert_eq!(w.grad().unwrap().to_vec_f64(), vec![6.0]);
+    x.zero_grad();
+    assert!(x.grad().is_none());
+    assert!(x.exp().backward().is_err());
+}
+
 fn err(r: Result<Tensor>, expect: Expect) {
     expect.assert_eq(&r.unwrap_err().to_string());
 }

@@ -11,7 +11,7 @@ use super::{Data, Inner, Tensor};
 use crate::error::{Error, Result};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What a backward closure sees.
 pub(crate) struct Backward<'a> {
@@ -74,11 +74,37 @@ impl Tensor {
             return Tensor::from_data(data);
         }
         let node = Node { op, inputs, backward: Box::new(backward) };
-        Tensor(Arc::new(Inner { data, requires_grad: true, node: Some(node) }))
+        Tensor(Arc::new(Inner { data, requires_grad: true, node: Some(node), grad: Mutex::new(None) }))
     }
 
     fn key(&self) -> usize {
         Arc::as_ptr(&self.0) as usize
+    }
+
+    /// PyTorch's `loss.backward()`: adds the gradient of this one-element tensor to the
+    /// [`Tensor::grad`] of every leaf it depends on that requires gradients.
+    pub fn backward(&self) -> Result<()> {
+        let leaves: Vec<Tensor> = topological_order(self).into_iter().filter(|t| t.node().is_none()).collect();
+        let refs: Vec<&Tensor> = leaves.iter().collect();
+        let grads = grad(self, &refs, None)?;
+        for (leaf, g) in leaves.iter().zip(grads) {
+            let mut slot = leaf.0.grad.lock().unwrap_or_else(|e| e.into_inner());
+            *slot = Some(match slot.take() {
+                Some(acc) => no_grad(|| acc.add(&g))?,
+                None => g,
+            });
+        }
+        Ok(())
+    }
+
+    /// The gradient accumulated by [`Tensor::backward`], if any.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Forgets the accumulated gradient.
+    pub fn zero_grad(&self) {
+        *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 

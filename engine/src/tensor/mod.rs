@@ -37,7 +37,7 @@ use crate::random::Rng;
 use crate::real::{DType, Real};
 use autograd::Node;
 use ndarray::{Array2, ArrayD, IxDyn};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The one place where a run-time dtype becomes a compile-time type: runs `$body` with the type
 /// alias `$T` set to the element type of `$dtype`, or (second form) with `$a` bound to the
@@ -81,11 +81,13 @@ pub(crate) struct Inner {
     /// A leaf marked by `requires_grad()`, or the output of a recorded op.
     pub(crate) requires_grad: bool,
     pub(crate) node: Option<Node>,
+    /// Where [`Tensor::backward`] accumulates this leaf's gradient.
+    pub(crate) grad: Mutex<Option<Tensor>>,
 }
 
 impl Tensor {
     pub(crate) fn from_data(data: Data) -> Tensor {
-        Tensor(Arc::new(Inner { data, requires_grad: false, node: None }))
+        Tensor(Arc::new(Inner { data, requires_grad: false, node: None, grad: Mutex::new(None) }))
     }
 
     pub(crate) fn data(&self) -> &Data {
@@ -180,7 +182,7 @@ impl Tensor {
 
     /// A new leaf sharing these values, whose gradients [`grad`] can ask for.
     pub fn requires_grad(&self) -> Tensor {
-        Tensor(Arc::new(Inner { data: self.data().clone(), requires_grad: true, node: None }))
+        Tensor(Arc::new(Inner { data: self.data().clone(), requires_grad: true, node: None, grad: Mutex::new(None) }))
     }
 
     /// The same values cut from the graph: a leaf that does not require gradients.
