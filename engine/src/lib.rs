@@ -13,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod genred;
+pub mod grad_reduce;
 pub mod ops;
 pub mod parse;
 pub mod print;
