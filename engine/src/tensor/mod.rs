@@ -7,6 +7,10 @@
 //! topological order. Backward closures are written with tensor ops, so gradients are
 //! themselves differentiable ([`grad_with`] with `create_graph`).
 //!
+//! [`Tensor::lazy_reduce`] puts a symbolic reduction (a [`crate::Reduce`]) on the same tape: its
+//! forward and backward passes are reductions, never an N×M array (see `lazy.rs` for the
+//! orders of differentiation it supports).
+//!
 //! Conventions:
 //! - Every op that can fail returns `Result` with an [`Error::Tensor`] naming the op and the
 //!   shapes; nothing reachable from input panics. Operator overloads (`-t`, `&t * 2.0`, ...)
@@ -26,6 +30,7 @@ mod linalg;
 mod ops;
 mod reduce;
 mod shape;
+mod lazy;
 mod storage;
 
 pub use autograd::{grad, grad_with, is_grad_enabled, no_grad};
