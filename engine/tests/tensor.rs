@@ -316,6 +316,7 @@ fn error_messages() {
     err(Tensor::stack(&[&a, &b], 0), expect!["stack: tensor 1 has shape [4] but tensor 0 has shape [2, 3]"]);
     err(a.broadcast_to(&[3]), expect!["broadcast_to: shape [2, 3] cannot be broadcast to [3]"]);
     err(a.broadcast_to(&[1, 3]), expect!["broadcast_to: shape [2, 3] cannot be broadcast to [1, 3]"]);
+    err(a.broadcast_to(&[1 << 62, 2, 3]), expect!["broadcast_to: shape [4611686018427387904, 2, 3] has too many elements"]);
     err(Tensor::from_vec(vec![1.0f64; 5], &[2, 3]), expect!["from_vec: 5 values cannot have shape [2, 3] (6 values)"]);
     err(Tensor::zeros(&[1 << 40, 1 << 40], DType::F32), expect!["full: shape [1099511627776, 1099511627776] has too many elements"]);
     let x = a.requires_grad();
@@ -352,6 +353,7 @@ fn printing() {
                  [6., 7.]]], dtype=float64, requires_grad=true)"#]]);
     show(&x.exp().sum_all(), expect!["tensor(1734.2661, dtype=float64, grad_fn=<sum>)"]);
     show(&Tensor::zeros(&[0, 3], DType::F32).unwrap(), expect!["tensor([], shape=[0, 3], dtype=float32)"]);
+    show(&Tensor::zeros(&[2, 0], DType::F32).unwrap(), expect!["tensor([], shape=[2, 0], dtype=float32)"]);
     show(&t(&(0..30).map(|v| v as f64 / 4.0).collect::<Vec<_>>(), &[30]), expect![[r#"
         tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000, 1.2500, 1.5000, 1.7500, 2.0000,
                 2.2500, 2.5000, 2.7500, 3.0000, 3.2500, 3.5000, 3.7500, 4.0000, 4.2500,

@@ -106,17 +106,20 @@ fn render<T: Elem>(a: &ArrayViewD<T>, fmt: &Format, summarise: bool, indent: usi
     out.push(']');
 }
 
+/// The nested brackets of a non-empty array.
+fn body<T: Elem>(a: &ArrayViewD<T>, summarise: bool) -> String {
+    let mut values = Vec::new();
+    visit(a, summarise, &mut |x| values.push(x));
+    let mut out = String::new();
+    render(a, &Format::new(&values), summarise, "tensor(".len(), &mut out);
+    out
+}
+
 impl fmt::Display for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let summarise = self.numel() > THRESHOLD;
-        let body = with_dtype!(data self.data(), a => {
-            let view = a.view();
-            let mut values = Vec::new();
-            visit(&view, summarise, &mut |x| values.push(x));
-            let mut out = String::new();
-            render(&view, &Format::new(&values), summarise, "tensor(".len(), &mut out);
-            out
-        });
+        // An empty tensor has no values to show, whatever its shape (which follows).
+        let body = if self.numel() == 0 { "[]".to_string() } else { with_dtype!(data self.data(), a => body(&a.view(), summarise)) };
         write!(f, "tensor({body}")?;
         if summarise || self.numel() == 0 {
             write!(f, ", shape={:?}", self.shape())?;
