@@ -47,6 +47,9 @@ pub enum Error {
     /// Input data that no computation can use (an index that is not an integer, ...).
     #[error("{0}")]
     Data(String),
+    /// A dense tensor operation given operands it cannot combine (shapes, dims, dtypes, autograd misuse).
+    #[error("{op}: {msg}")]
+    Tensor { op: String, msg: String },
 }
 
 /// A parse error at a position of a formula string.
@@ -109,5 +112,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub(crate) fn invalid(op: &str, msg: impl Into<String>) -> Self {
         Error::InvalidOp { op: op.to_string(), msg: msg.into() }
+    }
+
+    pub(crate) fn tensor(op: &str, msg: impl Into<String>) -> Self {
+        Error::Tensor { op: op.to_string(), msg: msg.into() }
     }
 }

@@ -4,7 +4,8 @@
 //! dimension rules), [`ops`] (the scalar op tables), [`parse`] and [`print`] (the KeOps formula
 //! language), [`simplify`] (rewrite rules), [`eval`] (what each op computes), [`reduction`],
 //! [`reference`] (the float64 oracle) and [`cpu`] (the fast backend), tied together by
-//! [`genred`] (the `Genred` API).
+//! [`genred`] (the `Genred` API). [`tensor`] is the dense, PyTorch-like tensor with reverse-mode
+//! autograd that the scripting layer exposes.
 
 pub mod cpu;
 pub mod diff;
@@ -21,6 +22,7 @@ pub mod real;
 pub mod reduction;
 pub mod reference;
 pub mod simplify;
+pub mod tensor;
 
 pub use error::{Error, ParseError, Result};
 pub use expr::{Cat, Expr, Op};
@@ -30,3 +32,4 @@ pub use parse::{parse_aliases, parse_formula, VarTable};
 pub use real::{DType, Real};
 pub use reduction::{Axis, Reduction, SumScheme};
 pub use simplify::simplify;
+pub use tensor::Tensor;
