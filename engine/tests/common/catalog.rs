@@ -1,0 +1,331 @@
+//! The catalogue: one formula per operation over a pool of variables, for any dimension D of the vectors.
+//!
+//! Every test that must hold for every operation (gradients against finite differences, each
+//! backend against the float64 oracle) iterates over [`rows`]. [`assert_covers_every_op`] checks
+//! the table against the op lists, and [`variant_rank`] has no wildcard, so a new operation
+//! stops every such test from compiling, then from passing, until it has a row here.
+//!
+//! Most rows are built for any D ≥ 1 from x, y (dimension D), γ (D) and Γ (D²), with the
+//! positions of Elem, ElemT, Extract, ExtractT and OneHot derived from D. Rows tied to fixed
+//! shapes (a 2×3 matrix, 4- and 12-component tensors) exist only at [`FIXED_D`]; at that D the
+//! table is exactly the one the gradient tests were written against.
+
+use noyau_engine::{BinaryOp, Cat, Expr, Op, UnaryOp};
+
+/// SplitMix64: a few lines, good enough for test points, and no dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn vector(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| self.uniform(lo, hi)).collect()
+    }
+    /// Uniform in lo..=hi.
+    pub fn int(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+    }
+}
+
+/// The dimension of x and y at which the rows tied to fixed shapes are in the table.
+pub const FIXED_D: usize = 3;
+
+/// The test variables, x and y being of dimension `d`. By index: x (D, i), y (D, j), a (1,
+/// parameter), b (1, j), γ (D, parameter), Γ (D², parameter), a 2×3 matrix M (parameter),
+/// w (2, j), z (4, i), and T (12, parameter, read as 2×3×2 or 3×2×2).
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    pub d: usize,
+}
+
+impl Pool {
+    /// The number of variables: indices from `LEN` on are free for a test's own variables.
+    pub const LEN: usize = 10;
+
+    /// Dimension and category of variable `index`.
+    pub fn decl(self, index: usize) -> (usize, Cat) {
+        let d = self.d;
+        let pool = [
+            (d, Cat::I),
+            (d, Cat::J),
+            (1, Cat::P),
+            (1, Cat::J),
+            (d, Cat::P),
+            (d * d, Cat::P),
+            (6, Cat::P),
+            (2, Cat::J),
+            (4, Cat::I),
+            (12, Cat::P),
+        ];
+        pool[index]
+    }
+    pub fn var(self, index: usize) -> Expr {
+        let (dim, cat) = self.decl(index);
+        Expr::var(index, dim, cat).unwrap()
+    }
+    pub fn x(self) -> Expr {
+        self.var(0)
+    }
+    pub fn y(self) -> Expr {
+        self.var(1)
+    }
+    pub fn a(self) -> Expr {
+        self.var(2)
+    }
+    pub fn b(self) -> Expr {
+        self.var(3)
+    }
+}
+
+pub fn node(op: Op, args: Vec<Expr>) -> Expr {
+    Expr::new(op, args).unwrap()
+}
+pub fn un(u: UnaryOp, e: &Expr) -> Expr {
+    e.clone().unary(u).unwrap()
+}
+pub fn bin(op: BinaryOp, l: &Expr, r: &Expr) -> Expr {
+    l.clone().binary(op, r.clone()).unwrap()
+}
+pub fn k(c: f64) -> Expr {
+    Expr::constant(c)
+}
+
+/// Why a row's data is drawn on the grid: its jump is at a computed value, and on the grid the
+/// arithmetic before it is exact in float32 (products of eighths, sums, one division far from
+/// an integer), so float32 lands on the same side as the float64 oracle.
+pub const EXACT_JUMP: &str = "jump at a computed value: the grid keeps float32 on the oracle's side of it";
+/// Why a row's data is drawn on the grid: ties must occur for the tie branch to run.
+pub const TIES: &str = "ties (a == b, c == 0, equal components) must occur for the tie branch to run";
+/// Why a row's data is drawn on the grid: zero must occur, where the op has a special value or a kink.
+pub const ZERO: &str = "x = 0 must occur: the op has a special value or a kink there";
+
+/// The spacing of the grid of [`Row::grid`]: eighths are exact in float32, and so are their
+/// products and sums at the magnitudes of the table.
+pub const GRID_STEP: f64 = 0.125;
+
+/// One formula of the table, with the range its variables are drawn from (away from the
+/// op's singularities).
+pub struct Row {
+    pub label: String,
+    pub f: Expr,
+    pub lo: f64,
+    pub hi: f64,
+    /// Set, with the reason, when backend tests must draw the data on the multiples of
+    /// [`GRID_STEP`] in [lo, hi] instead of uniformly. Gradient tests ignore it: they need points
+    /// where the formula is smooth, which uniform draws give almost surely.
+    pub grid: Option<&'static str>,
+}
+
+/// A row whose variables are drawn from [-1, 1].
+fn row(label: impl Into<String>, f: Expr) -> Row {
+    Row { label: label.into(), f, lo: -1.0, hi: 1.0, grid: None }
+}
+
+impl Row {
+    fn within(self, (lo, hi): (f64, f64)) -> Row {
+        Row { lo, hi, ..self }
+    }
+    fn on_grid(self, reason: &'static str) -> Row {
+        Row { grid: Some(reason), ..self }
+    }
+}
+
+fn unary_domain(u: UnaryOp) -> (f64, f64) {
+    use UnaryOp::*;
+    match u {
+        Inv | Log | XLogX | Sqrt | Rsqrt => (0.3, 2.0),
+        Asin | Acos => (-0.9, 0.9),
+        Minus | Exp | Sin | Cos | SinXDivX | Atan | Square | Abs | Sign | Step | ReLU => (-2.0, 2.0),
+    }
+}
+
+/// The unary ops with a special value or a kink at 0 that their domain contains.
+fn special_at_zero(u: UnaryOp) -> bool {
+    matches!(u, UnaryOp::SinXDivX | UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Step | UnaryOp::ReLU)
+}
+
+fn binary_domain(op: BinaryOp) -> (f64, f64) {
+    use BinaryOp::*;
+    match op {
+        Div | Powf => (0.5, 2.0),
+        Add | Sub | Mul | Atan2 | Less | LessEq | Greater | GreaterEq | Equal | NotEqual => (-2.0, 2.0),
+    }
+}
+
+fn tensordot(a: &[usize], b: &[usize], ca: &[usize], cb: &[usize], l: Expr, r: Expr) -> Expr {
+    node(Op::TensorDot { a: a.to_vec(), b: b.to_vec(), ca: ca.to_vec(), cb: cb.to_vec() }, vec![l, r])
+}
+
+/// The table for vectors of dimension `d`: every operation at least once (at `d == FIXED_D`),
+/// each operand of the multi-operand ops a separate variable, scalar operands broadcast against
+/// vectors, and every reading of the weights. For other `d`, the rows tied to fixed shapes are
+/// left out and the others keep their order.
+pub fn rows(d: usize) -> Vec<Row> {
+    assert!(d >= 1, "the vectors need at least one component");
+    let p = Pool { d };
+    let fixed = d == FIXED_D;
+    let (x, y, a, b) = (p.x(), p.y(), p.a(), p.b());
+    let (g1, gd, m, w, z, t) = (p.var(4), p.var(5), p.var(6), p.var(7), p.var(8), p.var(9));
+    let mut rows = Vec::new();
+    for &u in UnaryOp::ALL {
+        let r = row(u.name(), un(u, &x)).within(unary_domain(u));
+        rows.push(if special_at_zero(u) { r.on_grid(ZERO) } else { r });
+    }
+    for &op in BinaryOp::ALL {
+        for (label, l, r) in [("x, y", &x, &y), ("a, x", &a, &x), ("x, a", &x, &a)] {
+            let r = row(format!("{}({label})", op.name()), bin(op, l, r)).within(binary_domain(op));
+            rows.push(if op.is_comparison() { r.on_grid(TIES) } else { r });
+        }
+    }
+    let sum_leaves = bin(BinaryOp::Add, &bin(BinaryOp::Mul, &x, &k(2.5)), &bin(BinaryOp::Mul, &Expr::int(3), &y));
+    rows.push(row("leaves", bin(BinaryOp::Add, &sum_leaves, &Expr::zero(d).unwrap())));
+    rows.push(row("Pow 3", x.clone().pow(3).unwrap()).within((-2.0, 2.0)));
+    rows.push(row("Pow -2", x.clone().pow(-2).unwrap()).within((0.3, 2.0)));
+    let (pow0, pow1) = (x.clone().pow(0).unwrap(), x.clone().pow(1).unwrap());
+    rows.push(row("Pow 0 and 1", bin(BinaryOp::Add, &pow0, &pow1)).within((-2.0, 2.0)));
+    let round = node(Op::Round(1), vec![bin(BinaryOp::Mul, &x, &a)]);
+    rows.push(row("Round", bin(BinaryOp::Add, &bin(BinaryOp::Mul, &round, &y), &x)).on_grid(EXACT_JUMP));
+    rows.push(row("ClampInt", node(Op::ClampInt(-1, 1), vec![bin(BinaryOp::Mul, &x, &k(2.0))])));
+    let branches = [un(UnaryOp::Exp, &x), un(UnaryOp::Sin, &y)];
+    let [then, otherwise] = branches;
+    let if_else = |label: &str, args: Vec<Expr>| row(label, node(Op::IfElse, args)).on_grid(TIES);
+    rows.push(if_else("IfElse vector", vec![bin(BinaryOp::Sub, &x, &y), then, otherwise]));
+    rows.push(if_else("IfElse scalar condition", vec![a.clone(), x.clone(), y.clone()]));
+    rows.push(if_else("IfElse scalar branches", vec![x.clone(), a.clone(), b.clone()]));
+    rows.push(row("Clamp vector bound", node(Op::Clamp, vec![x.clone(), a.clone(), y.clone()])));
+    rows.push(row("Clamp scalar bounds", node(Op::Clamp, vec![x.clone(), a.clone(), b.clone()])));
+    let three_x = bin(BinaryOp::Mul, &x, &k(3.0));
+    let shifted = |e: &Expr| bin(BinaryOp::Add, e, &k(2.0));
+    let modulo = |label: &str, args: Vec<Expr>| row(label, node(Op::Mod, args)).on_grid(EXACT_JUMP);
+    rows.push(modulo("Mod scalar modulus", vec![three_x.clone(), shifted(&a), y.clone()]));
+    rows.push(modulo("Mod vector modulus", vec![three_x, shifted(&y), b.clone()]));
+    let diff = bin(BinaryOp::Sub, &x, &y);
+    rows.push(row("SqNorm2", node(Op::SqNorm2, vec![x.clone()])));
+    rows.push(row("Norm2", node(Op::Norm2, vec![diff.clone()])));
+    rows.push(row("Normalize", node(Op::Normalize, vec![diff.clone()])));
+    rows.push(row("SqDist", x.clone().sqdist(y.clone()).unwrap()));
+    rows.push(row("Scalprod", x.clone().scalprod(un(UnaryOp::Exp, &y)).unwrap()));
+    for gamma in [&a, &g1, &gd] {
+        let label = format!("weight of dimension {}", gamma.dim());
+        rows.push(row(format!("WeightedSqNorm, {label}"), node(Op::WeightedSqNorm, vec![gamma.clone(), x.clone()])));
+        let dist = node(Op::WeightedSqDist, vec![gamma.clone(), x.clone(), y.clone()]);
+        rows.push(row(format!("WeightedSqDist, {label}"), dist));
+    }
+    let xy = bin(BinaryOp::Mul, &x, &y);
+    rows.push(row("Sum", xy.clone().sum().unwrap()));
+    rows.push(row("Max", node(Op::Max, vec![xy.clone()])));
+    rows.push(row("Min", node(Op::Min, vec![bin(BinaryOp::Add, &xy, &y)])));
+    rows.push(row("ArgMax", bin(BinaryOp::Mul, &node(Op::ArgMax, vec![x.clone()]), &y)).on_grid(TIES));
+    rows.push(row("ArgMin", bin(BinaryOp::Mul, &node(Op::ArgMin, vec![y.clone()]), &x)).on_grid(TIES));
+    rows.push(row("Elem", bin(BinaryOp::Mul, &x.clone().elem(d / 2).unwrap(), &y)));
+    rows.push(row("ElemT", bin(BinaryOp::Mul, &node(Op::ElemT { index: d - 1, dim: d }, vec![a.clone()]), &x)));
+    let xy_cat = x.clone().concat(y.clone()).unwrap();
+    let extract = node(Op::Extract { start: d - 1, len: d }, vec![xy_cat]);
+    rows.push(row("Extract", bin(BinaryOp::Mul, &extract, &x)));
+    let placed = node(Op::ExtractT { start: 1, dim: d + 2 }, vec![x.clone()]);
+    rows.push(row("ExtractT", bin(BinaryOp::Mul, &placed, &y.clone().concat(w.clone()).unwrap())));
+    rows.push(row("Concat", bin(BinaryOp::Mul, &x, &a).concat(un(UnaryOp::Sin, &y)).unwrap()));
+    // round(a·(d+1)/2 + d/2) for a in [-1, 1] covers every position of the one-hot vector and
+    // one past each end.
+    let index = bin(BinaryOp::Add, &bin(BinaryOp::Mul, &a, &k(d.div_ceil(2) as f64)), &k(d as f64 / 2.0));
+    rows.push(row("OneHot", bin(BinaryOp::Mul, &node(Op::OneHot(d), vec![index]), &x)).on_grid(EXACT_JUMP));
+    if fixed {
+        rows.push(row("MatVecMult", node(Op::MatVecMult, vec![m.clone(), x.clone()])));
+        rows.push(row("VecMatMult", node(Op::VecMatMult, vec![w.clone(), m.clone()])));
+    }
+    rows.push(row("TensorProd", node(Op::TensorProd, vec![x.clone(), w.clone()])));
+    if fixed {
+        rows.push(row("Kron 2 axes", node(Op::Kron { a: vec![2, 3], b: vec![2, 2] }, vec![m.clone(), z.clone()])));
+    }
+    rows.push(row("Kron 1 axis", node(Op::Kron { a: vec![d], b: vec![2] }, vec![x.clone(), w.clone()])));
+    if fixed {
+        rows.push(row("TensorDot matrix-vector", tensordot(&[2, 3], &[3], &[1], &[0], m.clone(), x.clone())));
+        rows.push(row("TensorDot transposed", tensordot(&[2, 3], &[2, 2], &[0], &[1], m.clone(), z.clone())));
+        let crossed = tensordot(&[2, 3, 2], &[2, 2], &[0, 2], &[1, 0], t.clone(), z.clone());
+        rows.push(row("TensorDot crossed axes", crossed));
+        rows.push(row("TensorDot middle axis", tensordot(&[2, 3], &[2, 3, 2], &[1], &[1], m.clone(), t.clone())));
+    }
+    rows.push(row("TensorDot full", tensordot(&[d], &[d], &[0], &[0], x.clone(), y.clone())));
+    rows.push(row("TensorDot outer", tensordot(&[d], &[2], &[], &[], x.clone(), w.clone())));
+    rows
+}
+
+/// A distinct number per `Op` variant. The match has no wildcard, so a new variant stops every
+/// test using the catalogue from compiling until it is numbered here, named in
+/// `VARIANT_NAMES` and given a row.
+pub fn variant_rank(op: &Op) -> usize {
+    match op {
+        Op::Var { .. } => 0,
+        Op::Const(_) => 1,
+        Op::IntCst(_) => 2,
+        Op::Zero(_) => 3,
+        Op::Unary(_) => 4,
+        Op::Binary(_) => 5,
+        Op::Pow(_) => 6,
+        Op::Round(_) => 7,
+        Op::ClampInt(..) => 8,
+        Op::IfElse => 9,
+        Op::Clamp => 10,
+        Op::Mod => 11,
+        Op::SqNorm2 => 12,
+        Op::Norm2 => 13,
+        Op::Normalize => 14,
+        Op::SqDist => 15,
+        Op::Scalprod => 16,
+        Op::WeightedSqNorm => 17,
+        Op::WeightedSqDist => 18,
+        Op::Sum => 19,
+        Op::Max => 20,
+        Op::Min => 21,
+        Op::ArgMax => 22,
+        Op::ArgMin => 23,
+        Op::Elem(_) => 24,
+        Op::ElemT { .. } => 25,
+        Op::Extract { .. } => 26,
+        Op::ExtractT { .. } => 27,
+        Op::Concat => 28,
+        Op::OneHot(_) => 29,
+        Op::MatVecMult => 30,
+        Op::VecMatMult => 31,
+        Op::TensorProd => 32,
+        Op::Kron { .. } => 33,
+        Op::TensorDot { .. } => 34,
+    }
+}
+
+pub const VARIANT_NAMES: [&str; 35] = [
+    "Var", "Const", "IntCst", "Zero", "Unary", "Binary", "Pow", "Round", "ClampInt", "IfElse", "Clamp", "Mod",
+    "SqNorm2", "Norm2", "Normalize", "SqDist", "Scalprod", "WeightedSqNorm", "WeightedSqDist", "Sum", "Max", "Min",
+    "ArgMax", "ArgMin", "Elem", "ElemT", "Extract", "ExtractT", "Concat", "OneHot", "MatVecMult", "VecMatMult",
+    "TensorProd", "Kron", "TensorDot",
+];
+
+/// Panics, naming what is missing, unless `rows` use every `Op` variant and every unary and
+/// binary function.
+pub fn assert_covers_every_op(rows: &[Row]) {
+    let mut seen = [false; VARIANT_NAMES.len()];
+    let mut names = std::collections::BTreeSet::new();
+    let roots: Vec<Expr> = rows.iter().map(|r| r.f.clone()).collect();
+    for n in Expr::topo_order(&roots) {
+        let rank = variant_rank(n.op());
+        assert!(rank < seen.len(), "variant {} has rank {rank}: add it to VARIANT_NAMES", n.op().name());
+        seen[rank] = true;
+        names.insert(n.op().name());
+    }
+    let missing_variants: Vec<&str> = VARIANT_NAMES.iter().zip(seen).filter(|(_, s)| !s).map(|(n, _)| *n).collect();
+    let missing_ops: Vec<&str> = (UnaryOp::ALL.iter().map(|u| u.name()))
+        .chain(BinaryOp::ALL.iter().map(|b| b.name()))
+        .filter(|n| !names.contains(n))
+        .collect();
+    let complete = missing_variants.is_empty() && missing_ops.is_empty();
+    assert!(complete, "the catalogue has no row for {missing_variants:?} {missing_ops:?}");
+}
