@@ -1,0 +1,10 @@
+//! Genred in scripts: a reduction from a formula string and aliases, called on tensors.
+
+use crate::context::Context;
+use rhai::Engine;
+use std::rc::Rc;
+
+/// Registers this module's functions (being written: see the scripting issue).
+pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
+    let _ = (engine, ctx);
+}

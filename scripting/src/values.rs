@@ -1,0 +1,100 @@
+//! Conversions between Rhai values and tensors: numbers, nested arrays and `Tensor`s as function arguments.
+
+use crate::context::Context;
+use crate::error::{rt, RhaiResult};
+use noyau_engine::{DType, Tensor};
+use rhai::{Array, Dynamic};
+
+/// The name of the tensor type in scripts and error messages.
+pub const TENSOR: &str = "Tensor";
+
+/// A number (INT or FLOAT) as f64, or None.
+pub fn as_number(d: &Dynamic) -> Option<f64> {
+    d.as_float().ok().or_else(|| d.as_int().ok().map(|i| i as f64))
+}
+
+/// A tensor from a `Tensor`, a number (a 0-dimensional tensor) or a nested array of numbers,
+/// in the session's default dtype for the last two.
+pub fn to_tensor(d: &Dynamic, ctx: &Context, what: &str) -> RhaiResult<Tensor> {
+    if let Some(t) = d.clone().try_cast::<Tensor>() {
+        return Ok(t);
+    }
+    if let Some(x) = as_number(d) {
+        return Ok(Tensor::scalar(x, ctx.dtype.get()));
+    }
+    if d.is_array() {
+        return array_to_tensor(&d.clone().cast::<Array>(), ctx.dtype.get()).map_err(|e| rt(what, e));
+    }
+    Err(rt(what, format!("expected a tensor, a number or an array of numbers, got {}", d.type_name())))
+}
+
+/// A tensor from nested arrays: every level must be rectangular and the leaves numbers.
+pub fn array_to_tensor(a: &Array, dtype: DType) -> Result<Tensor, String> {
+    let mut shape = Vec::new();
+    let mut values = Vec::new();
+    flatten(&Dynamic::from_array(a.clone()), 0, &mut shape, &mut values)?;
+    let t = Tensor::from_vec(values, &shape).map_err(|e| e.to_string())?;
+    Ok(t.to_dtype(dtype))
+}
+
+fn flatten(d: &Dynamic, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f64>) -> Result<(), String> {
+    if let Some(x) = as_number(d) {
+        if depth != shape.len() {
+            return Err(format!("a number where a list was expected at depth {depth}: the array is not rectangular"));
+        }
+        out.push(x);
+        return Ok(());
+    }
+    let Some(a) = d.read_lock::<Array>() else {
+        return Err(format!("arrays must hold numbers, found {}", d.type_name()));
+    };
+    if depth == shape.len() {
+        if out.is_empty() || depth == 0 {
+            shape.push(a.len());
+        } else {
+            return Err(format!("a list where a number was expected at depth {depth}: the array is not rectangular"));
+        }
+    } else if shape[depth] != a.len() {
+        return Err(format!("rows of different lengths ({} and {}): the array is not rectangular", shape[depth], a.len()));
+    }
+    for x in a.iter() {
+        flatten(x, depth + 1, shape, out)?;
+    }
+    Ok(())
+}
+
+/// A tensor as nested Rhai arrays of FLOATs (`.to_array()`).
+pub fn tensor_to_array(t: &Tensor) -> Dynamic {
+    fn build(values: &[f64], shape: &[usize]) -> Dynamic {
+        match shape.split_first() {
+            None => Dynamic::from_float(values[0]),
+            Some((&n, rest)) => {
+                let step = rest.iter().product::<usize>();
+                let items: Array = (0..n).map(|k| build(&values[k * step..(k + 1) * step], rest)).collect();
+                Dynamic::from_array(items)
+            }
+        }
+    }
+    build(&t.to_vec_f64(), t.shape())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::terminal_sink;
+
+    #[test]
+    fn nested_arrays_round_trip() {
+        let ctx = Context::new(terminal_sink());
+        let a: Array = vec![
+            Dynamic::from_array(vec![Dynamic::from_float(1.0), Dynamic::from_int(2)]),
+            Dynamic::from_array(vec![Dynamic::from_float(3.0), Dynamic::from_float(4.5)]),
+        ];
+        let t = to_tensor(&Dynamic::from_array(a), &ctx, "tensor").unwrap();
+        assert_eq!(t.shape(), &[2, 2]);
+        assert_eq!(t.dtype(), DType::F32);
+        assert_eq!(tensor_to_array(&t).to_string(), "[[1.0, 2.0], [3.0, 4.5]]");
+        let ragged: Array = vec![Dynamic::from_array(vec![Dynamic::from_float(1.0)]), Dynamic::from_float(2.0)];
+        assert!(to_tensor(&Dynamic::from_array(ragged), &ctx, "tensor").unwrap_err().to_string().contains("rectangular"));
+    }
+}
