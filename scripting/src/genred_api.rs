@@ -1,10 +1,192 @@
 //! Genred in scripts: a reduction from a formula string and aliases, called on tensors.
+//!
+//! `Genred(formula, aliases, reduction, axis)` returns a function pointer: scripts call it with
+//! `conv.call(s, x, y, b)` (any number of arguments) or `conv.call([s, x, y, b])`. Arguments are
+//! checked against their declarations before anything runs, and the reduction is a node of the
+//! autograd tape like every LazyTensor reduction.
 
 use crate::context::Context;
-use rhai::Engine;
+use crate::error::{rt, RhaiResult};
+use crate::lazy::{def, Overrides};
+use crate::values::{as_number, to_tensor};
+use noyau_engine::genred::VarDecl;
+use noyau_engine::{Axis, Cat, DType, Genred, Reduction, Tensor};
+use rhai::{Array, Dynamic, Engine, FnPtr, ImmutableString, Map, NativeCallContext, INT};
 use std::rc::Rc;
 
-/// Registers this module's functions (being written: see the scripting issue).
+const CONTEXT: &str = "Genred";
+
+/// The reduction named by `name`, which may carry K (`"ArgKMin(10)"`), with K also possibly in the
+/// options and a weight formula turning LogSumExp into LogSumExpWeight.
+fn reduction(name: &str, k: Option<INT>, weighted: bool) -> RhaiResult<Reduction> {
+    let (base, inline_k) = match name.trim().split_once('(') {
+        Some((base, rest)) => {
+            let digits = rest.strip_suffix(')').map(str::trim).unwrap_or("");
+            let k: INT = digits
+                .parse()
+                .map_err(|_| rt(CONTEXT, format!("cannot read K in `{name}`: write e.g. \"ArgKMin(10)\"")))?;
+            (base.trim(), Some(k))
+        }
+        None => (name.trim(), None),
+    };
+    let k = match (inline_k, k) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(rt(CONTEXT, format!("K is {a} in `{name}` but {b} in the options")))
+        }
+        (a, b) => a.or(b),
+    };
+    let k = k
+        .map(|k| {
+            usize::try_from(k)
+                .ok()
+                .filter(|&k| k > 0)
+                .ok_or_else(|| rt(CONTEXT, format!("K must be a positive integer, got {k}")))
+        })
+        .transpose()?;
+    let base = if base == "LogSumExp" && weighted { "LogSumExpWeight" } else { base };
+    match Reduction::from_name(base, k) {
+        Ok(r) => Ok(r),
+        Err(_) if k.is_none() && Reduction::from_name(base, Some(1)).is_ok() => {
+            Err(rt(CONTEXT, format!("{base} needs K: write \"{base}(10)\" or pass #{{K: 10}}")))
+        }
+        Err(e) => Err(rt(CONTEXT, e)),
+    }
+}
+
+/// Builds the Genred; the options map may hold K, formula2 (the weight) and reduction options.
+fn build(formula: &str, aliases: &Array, name: &str, axis: INT, map: &Map, ctx: &Rc<Context>) -> RhaiResult<FnPtr> {
+    let over = Overrides::parse(map, CONTEXT, &["K", "formula2"])?;
+    let k = map.get("K").map(|v| v.as_int().map_err(|_| rt(CONTEXT, "K must be an integer"))).transpose()?;
+    let weight = map
+        .get("formula2")
+        .map(|v| v.clone().into_immutable_string().map_err(|_| rt(CONTEXT, "formula2 must be a string")))
+        .transpose()?;
+    let aliases: Vec<String> = aliases
+        .iter()
+        .map(|a| a.clone().into_string().map_err(|_| rt(CONTEXT, "aliases must be strings such as \"x = Vi(3)\"")))
+        .collect::<RhaiResult<_>>()?;
+    let alias_refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    let reduction = reduction(name, k, weight.is_some())?;
+    let axis = Axis::from_index(axis)
+        .map_err(|_| rt(CONTEXT, format!("axis must be 0 (reduce over i) or 1 (reduce over j), got {axis}")))?;
+    let genred = match &weight {
+        Some(w) => Genred::weighted(formula, w, &alias_refs, reduction, axis),
+        None => Genred::new(formula, &alias_refs, reduction, axis),
+    }
+    .map_err(|e| rt(CONTEXT, e))?;
+    let c = ctx.clone();
+    #[allow(deprecated)] // FnPtr::from_fn is marked volatile, not deprecated: it is the variadic native call we need.
+    let f = FnPtr::from_fn(CONTEXT, move |_: NativeCallContext, args: &mut [&mut Dynamic]| {
+        let args: Vec<Dynamic> = match args {
+            [one] if one.is_array() => one.clone().cast::<Array>(),
+            _ => args.iter().map(|a| (**a).clone()).collect(),
+        };
+        call(&genred, &over, &args, &c).map(Dynamic::from)
+    })?;
+    Ok(f)
+}
+
+/// Runs the reduction on script values given in argument order.
+fn call(genred: &Genred, over: &Overrides, args: &[Dynamic], ctx: &Context) -> RhaiResult<Tensor> {
+    let vars = &genred.reduce().vars;
+    if args.len() != vars.len() {
+        let decls: Vec<String> = vars.iter().map(|v| format!("{} = {}", v.name, v.declaration())).collect();
+        return Err(rt(
+            CONTEXT,
+            format!("expected {} argument(s) ({}), got {}", vars.len(), decls.join(", "), args.len()),
+        ));
+    }
+    let mut tensors = Vec::with_capacity(args.len());
+    for (v, a) in vars.iter().zip(args) {
+        tensors.push((argument(v, a, ctx)?, as_number(a).is_some()));
+    }
+    check_rows(vars, &tensors)?;
+    // Numbers take the data's element type, so that float32 data is reduced in float32.
+    let data: Vec<&Tensor> = tensors.iter().filter(|t| !t.1).map(|t| &t.0).collect();
+    let dtype = if data.iter().any(|t| t.dtype() == DType::F64) {
+        DType::F64
+    } else {
+        data.first().map_or(ctx.dtype.get(), |t| t.dtype())
+    };
+    let args: Vec<Tensor> = tensors.into_iter().map(|(t, number)| if number { t.to_dtype(dtype) } else { t }).collect();
+    let refs: Vec<&Tensor> = args.iter().collect();
+    Tensor::lazy_reduce(genred.reduce(), &refs, &over.options(ctx)).map_err(|e| rt(CONTEXT, e))
+}
+
+/// One argument as the 2-D tensor its declaration asks for; numbers and 1-D tensors are accepted
+/// for parameters, and 1-D tensors for variables of dimension 1.
+fn argument(v: &VarDecl, a: &Dynamic, ctx: &Context) -> RhaiResult<Tensor> {
+    let t = to_tensor(a, ctx, CONTEXT)?;
+    let target: Option<[isize; 2]> = match (v.cat, t.shape()) {
+        (Cat::P, []) if v.dim == 1 => Some([1, 1]),
+        (Cat::P, &[d]) if d == v.dim => Some([1, d as isize]),
+        (Cat::P, &[1, d]) if d == v.dim => None,
+        (Cat::I | Cat::J, &[n]) if v.dim == 1 => Some([n as isize, 1]),
+        (Cat::I | Cat::J, &[_, d]) if d == v.dim => None,
+        (_, shape) => {
+            let hint = match v.cat {
+                Cat::P => format!("a parameter is a number, a vector of length {0} or a 1×{0} tensor", v.dim),
+                _ => format!("it needs {} column(s)", v.dim),
+            };
+            return Err(rt(
+                CONTEXT,
+                format!(
+                    "variable {} is declared {} but got a tensor of shape {shape:?}: {hint}",
+                    v.name,
+                    v.declaration()
+                ),
+            ));
+        }
+    };
+    match target {
+        Some(s) => t.reshape(&s).map_err(|e| rt(CONTEXT, e)),
+        None => Ok(t),
+    }
+}
+
+/// All i-indexed arguments must have the same number of rows, and all j-indexed ones.
+fn check_rows(vars: &[VarDecl], tensors: &[(Tensor, bool)]) -> RhaiResult<()> {
+    for cat in [Cat::I, Cat::J] {
+        let mut first: Option<(&VarDecl, usize)> = None;
+        for (v, (t, _)) in vars.iter().zip(tensors).filter(|(v, _)| v.cat == cat) {
+            let rows = t.shape()[0];
+            match first {
+                None => first = Some((v, rows)),
+                Some((f, n)) if n != rows => {
+                    let side = if cat == Cat::I { "i" } else { "j" };
+                    return Err(rt(
+                        CONTEXT,
+                        format!("variable {} is declared {} but got {rows} rows while {} has {n}, and both are {side}-indexed", v.name, v.declaration(), f.name),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Registers this module's functions.
 pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
-    let _ = (engine, ctx);
+    let doc = "Genred(formula, aliases, reduction, axis): a reduction of a formula string, as in KeOps.\n\
+               aliases: [\"s = Pm(1)\", \"x = Vi(3)\", ...]; reduction: \"Sum\", \"LogSumExp\", \"ArgKMin(10)\", ...;\n\
+               axis 0 reduces over i, 1 over j. Options map: K, formula2 (the weight), backend, dtype_acc, sum_scheme.\n\
+               Call it with g.call(s, x, y, b) or g.call([s, x, y, b]); the result is a tensor.";
+    let c = ctx.clone();
+    def!(engine, "Genred", doc, move |f: ImmutableString, aliases: Array, r: ImmutableString, axis: INT, map: Map| {
+        build(&f, &aliases, &r, axis, &map, &c)
+    });
+    let c = ctx.clone();
+    def!(engine, "Genred", doc, move |f: ImmutableString, aliases: Array, r: ImmutableString, axis: INT| {
+        build(&f, &aliases, &r, axis, &Map::new(), &c)
+    });
+    let c = ctx.clone();
+    def!(engine, "Genred", doc, move |f: ImmutableString, aliases: Array| build(
+        &f,
+        &aliases,
+        "Sum",
+        0,
+        &Map::new(),
+        &c
+    ));
 }

@@ -175,6 +175,11 @@ impl Tensor {
         self.data().dtype()
     }
 
+    /// True when both are the same tensor object (clones of one handle), not merely equal values.
+    pub fn same(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Whether gradients flow to this tensor (a marked leaf or the result of a recorded op).
     pub fn is_requires_grad(&self) -> bool {
         self.0.requires_grad
