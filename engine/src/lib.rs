@@ -7,6 +7,8 @@
 //! [`genred`] (the `Genred` API).
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod diff;
 pub mod error;
 pub mod eval;
