@@ -389,7 +389,7 @@ fn generated_code_snapshots() {
 #[test]
 fn without_a_driver_auto_runs_on_the_cpu_and_gpu_is_an_error() {
     if cuda::device::device_count().is_ok() {
-        eprintln!("SKIPPED without_a_driver_auto_runs_on_the_cpu_and_gpu_is_an_error: this machine has a CUDA device");
+        cuda_common::notice("SKIPPED without_a_driver_auto_runs_on_the_cpu_and_gpu_is_an_error: this machine has a CUDA device");
         return;
     }
     let g = Genred::new("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], Reduction::Sum, Axis::J).unwrap();

@@ -36,9 +36,11 @@ pub fn dir() -> Option<PathBuf> {
 }
 
 type Key = (u64, Target);
+/// A compiled image and the source it came from.
+type Entry = (Arc<str>, Arc<Vec<u8>>);
 
-/// In-memory images with the source they came from.
-static MEMORY: Mutex<Option<HashMap<Key, (Arc<str>, Arc<Vec<u8>>)>>> = Mutex::new(None);
+/// The images compiled or read by this process.
+static MEMORY: Mutex<Option<HashMap<Key, Entry>>> = Mutex::new(None);
 
 /// The compiled image of `code` for `target`: from memory, from disk ([`dir`]), or compiled now.
 pub fn compiled(code: &str, target: Target) -> Result<Arc<Vec<u8>>> {

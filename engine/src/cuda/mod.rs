@@ -88,12 +88,42 @@ fn kernel(spec: &Reduce, v: Variant, g: &Gpu) -> Result<Arc<Kernel>> {
     Ok(k)
 }
 
-/// An argument's values, row-major, in the kernel's element type.
-fn host_data<T: Real>(a: &ArrayView2<T>) -> HostData {
-    match T::DTYPE {
-        DType::F32 => HostData::F32(a.iter().map(|v| v.as_f64() as f32).collect()),
-        DType::F64 => HostData::F64(a.iter().map(|v| v.as_f64()).collect()),
+/// The arguments a kernel takes (`args`, from [`source::KernelSource::args`]), row-major, in the
+/// kernel's element type: what is copied to the device.
+pub fn host_inputs<T: Real>(inputs: &[ArrayView2<T>], args: &[usize]) -> Vec<HostData> {
+    args.iter()
+        .map(|&a| match T::DTYPE {
+            DType::F32 => HostData::F32(inputs[a].iter().map(|v| v.as_f64() as f32).collect()),
+            DType::F64 => HostData::F64(inputs[a].iter().map(|v| v.as_f64()).collect()),
+        })
+        .collect()
+}
+
+/// The output copied back from the device, as an `n_out × out_dim` array.
+pub fn host_output<T: Real>(out: HostData, n_out: usize, out_dim: usize) -> Result<Array2<T>> {
+    let values: Vec<T> = match out {
+        HostData::F32(v) => v.into_iter().map(|x| T::from_f64(x as f64)).collect(),
+        HostData::F64(v) => v.into_iter().map(T::from_f64).collect(),
+    };
+    Array2::from_shape_vec((n_out, out_dim), values).map_err(|e| Error::Data(e.to_string()))
+}
+
+/// The output when there is nothing to launch (no output row, or nothing reduced), or an error
+/// when the sizes exceed the kernels' 32-bit indices; `None` when a kernel must run.
+pub fn without_launch<T: Real>(spec: &Reduce, n_out: usize, n_in: usize) -> Option<Result<Array2<T>>> {
+    let out_dim = spec.out_dim;
+    if n_out == 0 || out_dim == 0 || n_in == 0 {
+        let row: Vec<T> = spec.reduction.empty_output(spec.formula.dim(), out_dim).iter().map(|&v| T::from_f64(v)).collect();
+        return Some(Array2::from_shape_vec((n_out, out_dim), row.repeat(n_out)).map_err(|e| Error::Data(e.to_string())));
     }
+    let too_big = |n: usize| i32::try_from(n).is_err() || i32::try_from(n.saturating_mul(out_dim)).is_err();
+    if too_big(n_out) || too_big(n_in) {
+        return Some(Err(Error::Backend {
+            backend: "gpu".into(),
+            msg: format!("{n_out} × {n_in} points: the GPU backend indexes points with 32-bit integers"),
+        }));
+    }
+    None
 }
 
 /// Runs a checked reduction on device `ordinal` (`n_out` output rows, `n_in` reduced points).
@@ -118,29 +148,15 @@ pub fn reduce_timed<T: Real>(
     ordinal: usize,
 ) -> Result<(Array2<T>, Timing)> {
     let g = device::gpu(ordinal)?;
-    let out_dim = spec.out_dim;
-    let shape = |v: Vec<T>| Array2::from_shape_vec((n_out, out_dim), v).map_err(|e| Error::Data(e.to_string()));
-    if n_out == 0 || out_dim == 0 || n_in == 0 {
-        let empty = spec.reduction.empty_output(spec.formula.dim(), out_dim);
-        let row: Vec<T> = empty.iter().map(|&v| T::from_f64(v)).collect();
-        return Ok((shape(row.repeat(n_out))?, Timing::default()));
-    }
-    let too_big = |n: usize| i32::try_from(n).is_err() || i32::try_from(n.saturating_mul(out_dim)).is_err();
-    if too_big(n_out) || too_big(n_in) {
-        return Err(Error::Backend {
-            backend: "gpu".into(),
-            msg: format!("{n_out} × {n_in} points: the GPU backend indexes points with 32-bit integers"),
-        });
+    if let Some(out) = without_launch(spec, n_out, n_in) {
+        return out.map(|o| (o, Timing::default()));
     }
     let k = kernel(spec, Variant::new(T::DTYPE, opts), &g)?;
     if opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
         return Err(Error::Interrupted);
     }
-    let data: Vec<HostData> = k.args.iter().map(|&a| host_data(&inputs[a])).collect();
-    let (out, kernel_ms) = g.run(&k.loaded, k.block, [n_out as i32, n_in as i32], T::DTYPE, &data, n_out * out_dim)?;
-    let values: Vec<T> = match out {
-        HostData::F32(v) => v.into_iter().map(|x| T::from_f64(x as f64)).collect(),
-        HostData::F64(v) => v.into_iter().map(T::from_f64).collect(),
-    };
-    Ok((shape(values)?, Timing { kernel_ms }))
+    let data = host_inputs(inputs, &k.args);
+    let out_len = n_out * spec.out_dim;
+    let (out, kernel_ms) = g.run(&k.loaded, k.block, [n_out as i32, n_in as i32], T::DTYPE, &data, out_len)?;
+    Ok((host_output(out, n_out, spec.out_dim)?, Timing { kernel_ms }))
 }

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod differential;
+pub mod host;
+
 use ndarray::Array2;
 use noyau_engine::cuda::nvrtc;
 use noyau_engine::random::Rng;
@@ -216,17 +219,18 @@ pub fn reduce_of(f: &Expr, red: Reduction, axis: Axis) -> Reduce {
     Reduce::with_vars(f, weight, red, axis, &declared).unwrap()
 }
 
-/// Arrays for every argument of [`POOL`]: `n` i-points, `m` j-points, uniform in [lo, hi].
-pub fn inputs<T: Real>(n: usize, m: usize, lo: f64, hi: f64, seed: u64) -> Vec<Array2<T>> {
+/// Arrays for every argument of `spec`: `n` i-points, `m` j-points, uniform in [lo, hi].
+pub fn inputs<T: Real>(spec: &Reduce, n: usize, m: usize, lo: f64, hi: f64, seed: u64) -> Vec<Array2<T>> {
     let mut rng = Rng::new(seed);
-    POOL.iter()
-        .map(|&(dim, cat)| {
-            let rows = match cat {
+    spec.vars
+        .iter()
+        .map(|v| {
+            let rows = match v.cat {
                 Cat::I => n,
                 Cat::J => m,
                 Cat::P => 1,
             };
-            Array2::from_shape_simple_fn((rows, dim), || T::from_f64(lo + (hi - lo) * rng.uniform()))
+            Array2::from_shape_simple_fn((rows, v.dim), || T::from_f64(lo + (hi - lo) * rng.uniform()))
         })
         .collect()
 }
@@ -242,8 +246,14 @@ pub fn nvrtc_ready(test: &str) -> bool {
                 std::env::var("NOYAU_REQUIRE_NVRTC").as_deref() != Ok("1"),
                 "{test}: NVRTC is required (NOYAU_REQUIRE_NVRTC=1) but unusable: {why}"
             );
-            eprintln!("SKIPPED {test}: {why}");
+            notice(&format!("SKIPPED {test}: {why}"));
             false
         }
     }
+}
+
+/// Prints a line that the test harness does not capture, so that a skipped test is seen.
+pub fn notice(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
