@@ -8,7 +8,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="$root/.venv-nvrtc"
 # The CUDA 12 series: its PTX loads on every driver from 525 on, and cudarc's bindings are built for it.
-spec="${NOYAU_NVRTC_PIP_SPEC:-nvidia-cuda-nvrtc-cu12>=12.4,<13}"
+spec="${NOYAU_NVRTC_PIP_SPEC:-nvidia-cuda-nvrtc-cu12==12.9.86}"
 lib="$target/nvidia/cuda_nvrtc/lib"
 if ! ls "$lib"/libnvrtc.so.* >/dev/null 2>&1; then
     echo "installing $spec into $target" >&2
