@@ -145,6 +145,23 @@ fn large_dimensions_use_the_chunked_scheme_and_compile() {
     compile_all(cases);
 }
 
+/// What a device gets: machine code for its architecture (an ELF image), or PTX for the newest
+/// architecture NVRTC knows below a newer GPU's.
+#[test]
+fn device_targets_are_cubin_or_ptx() {
+    if !nvrtc_ready("device_targets_are_cubin_or_ptx") {
+        return;
+    }
+    let nv = nvrtc::load().unwrap();
+    assert_eq!(nv.target_for(90).unwrap(), Target::Cubin(90));
+    assert!(matches!(nv.target_for(999).unwrap(), Target::Ptx(a) if a < 999 && nv.archs.contains(&a)));
+    assert!(nv.target_for(10).is_err());
+    let g = Genred::new("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], Reduction::Sum, Axis::J).unwrap();
+    let code = cuda::kernel_source(g.reduce(), DType::F32, &Options::default()).unwrap().code;
+    let cubin = nvrtc::compile(&code, Target::Cubin(90)).unwrap();
+    assert_eq!(&cubin[..4], b"\x7fELF");
+}
+
 #[test]
 fn compile_errors_carry_the_log_and_the_source() {
     if !nvrtc_ready("compile_errors_carry_the_log_and_the_source") {
