@@ -12,3 +12,13 @@ cargo run --release -q -p noyau-engine --example bench -- --case gauss --n 20000
 
 echo "== tests"
 cargo test --release --workspace
+
+# The GPU backend (feature `cuda`): its generated CUDA is compiled to PTX by NVRTC (from PyPI,
+# no GPU needed) and run through a host emulation; the tests on a device skip without one.
+echo "== NVRTC"
+NOYAU_NVRTC_PATH="$(bash scripts/nvrtc.sh)"
+export NOYAU_NVRTC_PATH
+echo "$NOYAU_NVRTC_PATH"
+
+echo "== tests of the GPU backend (--features cuda)"
+cargo test --release -p noyau-engine --features cuda
