@@ -3,7 +3,7 @@
 use crate::context::Context;
 use crate::error::{rt, RhaiResult};
 use noyau_engine::{DType, Tensor};
-use rhai::{Array, Dynamic, INT};
+use rhai::{Array, Dynamic, Engine, Scope, INT};
 
 /// The name of the tensor type in scripts and error messages.
 pub const TENSOR: &str = "Tensor";
@@ -115,6 +115,18 @@ pub fn shape_of(what: &str, dims: &[Dynamic]) -> RhaiResult<Vec<usize>> {
 /// A shape as a Rhai array of INTs (`.shape`).
 pub fn shape_to_array(shape: &[usize]) -> Array {
     shape.iter().map(|&n| Dynamic::from_int(n as INT)).collect()
+}
+
+/// How a notebook or the REPL shows a cell's value: None for unit, else its `to_debug` text
+/// (the registered one for tensors and other custom types, Rhai's for the rest: strings quoted).
+pub fn display_value(engine: &Engine, v: &Dynamic) -> Option<String> {
+    if v.is_unit() {
+        return None;
+    }
+    // Registered functions can only be called from a script, so a one-call script does it.
+    let mut scope = Scope::new();
+    scope.push_dynamic("value", v.clone());
+    Some(engine.eval_with_scope::<String>(&mut scope, "to_debug(value)").unwrap_or_else(|_| v.to_string()))
 }
 
 #[cfg(test)]
