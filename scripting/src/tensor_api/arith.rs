@@ -172,11 +172,14 @@ pub fn register(engine: &mut Engine, _ctx: &Rc<Context>) {
         register_binary(engine, op);
     }
 
-    let unary: [(&str, &str, fn(&Tensor) -> Tensor); 7] = [
+    let log_doc = "Elementwise natural logarithm, as PyTorch's log (NaN below 0, -inf at 0); on a float,\n\
+                   Rhai's log is base 10 and ln is natural.";
+    let unary: [(&str, &str, fn(&Tensor) -> Tensor); 8] = [
         ("-", "Elementwise negation.", |x| -x),
         ("neg", "Elementwise negation.", |x| -x),
         ("exp", "Elementwise exponential.", Tensor::exp),
-        ("log", "Elementwise natural logarithm (NaN below 0, -inf at 0).", Tensor::log),
+        ("log", log_doc, Tensor::log),
+        ("ln", log_doc, Tensor::log),
         ("sqrt", "Elementwise square root.", Tensor::sqrt),
         ("abs", "Elementwise absolute value.", Tensor::abs),
         ("square", "Elementwise x * x.", Tensor::square),
