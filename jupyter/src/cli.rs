@@ -6,9 +6,8 @@
 
 use crate::output::terminal_sink;
 use crate::{notebook, repl};
-use anyhow::Context as _;
 use noyau_scripting::help::{help_for, overview};
-use noyau_scripting::Session;
+use noyau_scripting::{Error, Session};
 use std::path::Path;
 
 pub const USAGE: &str = "\
@@ -71,12 +70,11 @@ fn run(path: &Path) -> anyhow::Result<i32> {
     let outcome = if path.extension().is_some_and(|e| e == "ipynb") {
         notebook::run(&mut session, path)?
     } else {
-        let source = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        *session.context().base_dir.borrow_mut() = dir.to_path_buf();
-        session.eval(&source, &path.display().to_string()).map(drop)
+        session.run_file(path).map(drop)
     };
     Ok(match outcome {
         Ok(()) => 0,
+        Err(Error::Io { path, msg }) => anyhow::bail!("cannot read {path}: {msg}"),
         Err(e) => {
             eprintln!("{e}");
             1

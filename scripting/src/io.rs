@@ -105,8 +105,9 @@ pub fn parse_npy(bytes: &[u8], int_dtype: DType) -> Result<Tensor, String> {
         (b'f', "8") | (b'i', "8") => 8,
         _ => return Err(format!("unsupported dtype '{descr}': use float32, float64, int32 or int64")),
     };
-    if data.len() < n * width {
-        return Err(format!("{} bytes of data for shape {shape:?} of '{descr}' ({} expected)", data.len(), n * width));
+    let bytes_needed = n.checked_mul(width).ok_or("the shape is too large")?;
+    if data.len() < bytes_needed {
+        return Err(format!("{} bytes of data for shape {shape:?} of '{descr}' ({bytes_needed} expected)", data.len()));
     }
     let word = |k: usize| -> [u8; 8] {
         let mut w = [0u8; 8];

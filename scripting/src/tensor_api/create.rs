@@ -92,7 +92,8 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     let c = ctx.clone();
     doc("eye(n: int) -> Tensor", "The n×n identity matrix.").register_into_engine(engine, move |n: INT| -> RhaiResult<Tensor> {
         let n = to_size("eye", n)?;
-        let values = (0..n * n).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
+        let len = n.checked_mul(n).ok_or_else(|| rt("eye", format!("{n}×{n} is too large")))?;
+        let values = (0..len).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
         from_values(values, &[n, n], c.dtype.get())
     });
     let c = ctx.clone();

@@ -63,15 +63,9 @@ fn register_defaults(engine: &mut Engine, ctx: &Rc<Context>) {
         Ok(())
     });
     let c = ctx.clone();
-    doc("get_device() -> string", "Where reductions run: \"auto\", \"cpu\" or \"reference\".").register_into_engine(
-        engine,
-        move || match c.backend.get() {
-            Backend::Auto => "auto",
-            Backend::Cpu => "cpu",
-            Backend::Reference => "reference",
-        }
-        .to_string(),
-    );
+    // The variant names, lower-cased, are the names set_device accepts (backends added later included).
+    doc("get_device() -> string", "Where reductions run: \"auto\", \"cpu\", \"reference\", ...")
+        .register_into_engine(engine, move || format!("{:?}", c.backend.get()).to_lowercase());
     let c = ctx.clone();
     doc("seed(s: int)", "Reseeds the generator behind randn and rand: the same seed gives the same tensors.")
         .register_into_engine(engine, move |s: INT| *c.rng.borrow_mut() = noyau_engine::random::Rng::new(s as u64));
