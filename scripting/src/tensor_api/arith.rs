@@ -174,7 +174,8 @@ pub fn register(engine: &mut Engine, _ctx: &Rc<Context>) {
 
     let log_doc = "Elementwise natural logarithm, as PyTorch's log (NaN below 0, -inf at 0); on a float,\n\
                    Rhai's log is base 10 and ln is natural.";
-    let unary: [(&str, &str, fn(&Tensor) -> Tensor); 8] = [
+    type Unary = (&'static str, &'static str, fn(&Tensor) -> Tensor);
+    let unary: [Unary; 8] = [
         ("-", "Elementwise negation.", |x| -x),
         ("neg", "Elementwise negation.", |x| -x),
         ("exp", "Elementwise exponential.", Tensor::exp),
