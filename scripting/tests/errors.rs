@@ -86,7 +86,7 @@ fn names_and_settings() {
             set_dtype("float16")
             ^"#]]);
     check(&mut s, "device", "set_device(\"tpu\")", expect![[r#"
-        device:1:1: set_device: backend tpu: unknown backend: use auto, cpu or gpu
+        device:1:1: set_device: backend tpu: unknown backend: use auto, cpu, gpu or cuda:N
             set_device("tpu")
             ^"#]]);
     check(&mut s, "grad of a constant", "grad(x.sum(), [x])", expect![[r#"
