@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test of Noyau on a fresh machine: builds once in release, then runs everything against that build.
+# Runs every test of Noyau on a fresh machine: builds once in release (with the `cuda` feature,
+# so the GPU backend is built and checked too), then runs everything against that build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The GPU backend's generated CUDA is compiled to PTX by NVRTC (from PyPI: no GPU, no CUDA
+# toolkit needed) and run through a host emulation; the tests on a device skip without one.
+echo "== NVRTC"
+NOYAU_NVRTC_PATH="$(bash scripts/nvrtc.sh)"
+export NOYAU_NVRTC_PATH
+echo "$NOYAU_NVRTC_PATH"
+
+FEATURES=(--features noyau-engine/cuda)
+
 echo "== build (release, all targets)"
-cargo build --release --workspace --all-targets
+cargo build --release --workspace --all-targets "${FEATURES[@]}"
 
 echo "== examples run"
-cargo run --release -q -p noyau-engine --example convolution
-cargo run --release -q -p noyau-engine --example bench -- --case gauss --n 20000 --reps 1
+cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example convolution
+cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example bench -- --case gauss --n 20000 --reps 1
 
 echo "== tests"
-cargo test --release --workspace
+cargo test --release --workspace "${FEATURES[@]}"

@@ -1,13 +1,16 @@
-//! Benchmark of the CPU backend: prints one JSON line of figures per run (no timing assertions).
+//! Benchmark of the backends: prints one JSON line of figures per run (no timing assertions).
 //!
 //! `cargo run --release -p noyau-engine --example bench -- --case gauss --n 100000 --dim 3 --dtype f32`
-//! Cases: gauss, gauss_e3, lse, argkmin, cauchy, gauss_grad (forward and gradient wrt x). `--m` sets M (default N), `--reps` the repetitions
-//! (the fastest is reported), `--backend cpu|reference`.
+//! Cases: gauss, gauss_e3, lse, argkmin, cauchy, gauss_grad (the forward convolution and its
+//! gradient with respect to x, N·M counted once). `--m` sets M (default N), `--reps` the repetitions
+//! (the fastest is reported), `--backend cpu|gpu|cuda:N|auto|reference` (default cpu; the GPU
+//! needs `--features cuda`). On the GPU, `seconds` includes the transfers and
+//! `kernel_seconds` is the kernel alone (CUDA events).
 
 use ndarray::{Array2, ArrayView2};
 use noyau_engine::cpu::SimdLevel;
 use noyau_engine::random::Rng;
-use noyau_engine::{Axis, Genred, Options, Real, Reduction};
+use noyau_engine::{Axis, Backend, Genred, Options, Real, Reduction};
 use std::time::Instant;
 
 struct Args {
@@ -17,10 +20,11 @@ struct Args {
     dim: usize,
     dtype: String,
     reps: usize,
+    backend: Backend,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { case: "gauss".into(), n: 100_000, m: None, dim: 3, dtype: "f32".into(), reps: 3 };
+    let mut a = Args { case: "gauss".into(), n: 100_000, m: None, dim: 3, dtype: "f32".into(), reps: 3, backend: Backend::Cpu };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -32,7 +36,8 @@ fn parse_args() -> Result<Args, String> {
             "--dim" => a.dim = val()?.parse().map_err(|e| format!("--dim: {e}"))?,
             "--dtype" => a.dtype = val()?,
             "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
-            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy|gauss_grad --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R]".into()),
+            "--backend" => a.backend = Backend::from_name(&val()?).map_err(|e| format!("--backend: {e}"))?,
+            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy|gauss_grad --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R] [--backend cpu|gpu|cuda:N|auto|reference]".into()),
             f => return Err(format!("unknown flag {f}")),
         }
     }
@@ -66,39 +71,72 @@ fn run<T: Real>(a: &Args) -> Result<(), String> {
     if e > 0 {
         inputs.push(b.view());
     }
-    let opts = Options::default();
-    // gauss_grad: the forward convolution and its gradient with respect to x, N·M counted once.
+    let opts = Options { backend: resolve(a.backend, &spec), ..Options::default() };
     let with_grad = a.case == "gauss_grad";
-    let run_once = || -> Result<(), String> {
-        let out = spec.eval_with(&inputs, &opts).map_err(|e| e.to_string())?;
+    let run_once = || -> Result<Option<f64>, String> {
+        let (out, kernel) = timed(&spec, &inputs, &opts)?;
         if with_grad {
             let eta = Array2::<T>::from_elem(out.raw_dim(), T::one());
             let g = spec.reduce().vjp(&inputs, out.view(), eta.view(), &[0], &opts).map_err(|e| e.to_string())?;
             std::hint::black_box(g);
         }
         std::hint::black_box(out);
-        Ok(())
+        // The kernel time covers the forward pass only, so it is not reported with the gradient.
+        Ok(kernel.filter(|_| !with_grad))
     };
     run_once()?; // warm-up: compiles and caches
     let mut best = f64::INFINITY;
+    let mut best_kernel = f64::INFINITY;
     for _ in 0..a.reps.max(1) {
         let t = Instant::now();
-        run_once()?;
+        let kernel = run_once()?;
         best = best.min(t.elapsed().as_secs_f64());
+        best_kernel = best_kernel.min(kernel.unwrap_or(f64::INFINITY));
     }
+    let kernel = if best_kernel.is_finite() { format!(",\"kernel_seconds\":{best_kernel:.6}") } else { String::new() };
     println!(
-        "{{\"case\":\"{}\",\"n\":{},\"m\":{},\"dim\":{},\"dtype\":\"{}\",\"backend\":\"cpu-{}\",\"threads\":{},\"seconds\":{:.6},\"gpairs_per_s\":{:.4}}}",
+        "{{\"case\":\"{}\",\"n\":{},\"m\":{},\"dim\":{},\"dtype\":\"{}\",\"backend\":\"{}\",\"threads\":{},\"seconds\":{:.6}{kernel},\"gpairs_per_s\":{:.4}}}",
         a.case,
         a.n,
         m,
         a.dim,
         a.dtype,
-        SimdLevel::detect().name(),
+        backend_name(opts.backend),
         rayon::current_num_threads(),
         best,
         a.n as f64 * m as f64 / best / 1e9
     );
     Ok(())
+}
+
+/// `Auto` resolved to the backend it runs on, so that the report names it.
+#[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+fn resolve(b: Backend, spec: &Genred) -> Backend {
+    match b {
+        #[cfg(feature = "cuda")]
+        Backend::Auto if noyau_engine::cuda::auto_selects(spec.reduce()) => Backend::Gpu(0),
+        Backend::Auto => Backend::Cpu,
+        b => b,
+    }
+}
+
+fn backend_name(b: Backend) -> String {
+    match b {
+        Backend::Gpu(k) => format!("cuda:{k}"),
+        Backend::Reference => "reference".into(),
+        _ => format!("cpu-{}", SimdLevel::detect().name()),
+    }
+}
+
+/// One evaluation, and on the GPU the kernel's own time in seconds.
+fn timed<T: Real>(spec: &Genred, inputs: &[ArrayView2<T>], opts: &Options) -> Result<(Array2<T>, Option<f64>), String> {
+    #[cfg(feature = "cuda")]
+    if let Backend::Gpu(device) = opts.backend {
+        let (n_out, n_in) = spec.reduce().sizes(inputs).map_err(|e| e.to_string())?;
+        let (out, t) = noyau_engine::cuda::reduce_timed(spec.reduce(), inputs, n_out, n_in, opts, device).map_err(|e| e.to_string())?;
+        return Ok((out, Some(t.kernel_ms / 1e3)));
+    }
+    spec.eval_with(inputs, opts).map(|out| (out, None)).map_err(|e| e.to_string())
 }
 
 fn main() {

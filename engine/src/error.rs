@@ -41,6 +41,10 @@ pub enum Error {
     /// A backend that is not available on this machine or in this build.
     #[error("backend {backend}: {msg}")]
     Backend { backend: String, msg: String },
+    /// CUDA code that NVRTC could not compile (a bug of the code generator, or an NVRTC too old):
+    /// its log, and the generated source that was compiled.
+    #[error("{msg}\n{log}")]
+    Cuda { msg: String, log: String, generated: String },
     /// The computation was cancelled through its cancel flag (a Jupyter interrupt, say).
     #[error("interrupted")]
     Interrupted,

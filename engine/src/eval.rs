@@ -38,7 +38,7 @@ fn strides(shape: &[usize]) -> Vec<usize> {
 
 /// Calls `f` with every multi-index of `shape`, last axis fastest.
 fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
-    if shape.iter().any(|&n| n == 0) {
+    if shape.contains(&0) {
         return;
     }
     let mut idx = vec![0; shape.len()];

@@ -177,8 +177,12 @@ impl fmt::Display for Expr {
 type InternKey = (Op, Vec<usize>);
 
 /// The global interning table. Entries whose node died are swept when the table doubles.
-static INTERN: Mutex<Option<(HashMap<InternKey, Weak<Node>>, usize)>> = Mutex::new(None);
+/// The interned nodes, and the table size at which dead entries are swept next.
+type InternTable = (HashMap<InternKey, Weak<Node>>, usize);
 
+static INTERN: Mutex<Option<InternTable>> = Mutex::new(None);
+
+#[allow(clippy::should_implement_trait)] // add, sub, ... return Results: see the builders below.
 impl Expr {
     /// Builds (or finds) the node `op(args)`, checking arity and inferring the dimension.
     pub fn new(op: Op, args: Vec<Expr>) -> Result<Expr> {
@@ -246,6 +250,7 @@ impl Expr {
     }
 
     // ---- builders that read like the formula language ----
+    // They are not the std::ops traits on purpose: each can fail (dimensions) and returns a Result.
 
     pub fn unary(self, op: UnaryOp) -> Result<Expr> {
         Expr::new(Op::Unary(op), vec![self])
@@ -528,7 +533,7 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             *n
         }
         Op::MatVecMult => {
-            if d[0] % d[1] != 0 {
+            if !d[0].is_multiple_of(d[1]) {
                 return Err(Error::invalid(
                     name,
                     format!("the matrix has {} entries, not a multiple of the vector's dimension {}", d[0], d[1]),
@@ -537,7 +542,7 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             d[0] / d[1]
         }
         Op::VecMatMult => {
-            if d[1] % d[0] != 0 {
+            if !d[1].is_multiple_of(d[0]) {
                 return Err(Error::invalid(
                     name,
                     format!("the matrix has {} entries, not a multiple of the vector's dimension {}", d[1], d[0]),

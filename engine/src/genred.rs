@@ -15,27 +15,50 @@ use std::sync::Arc;
 /// Where a reduction runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Backend {
-    /// The fastest backend available on this machine.
+    /// The fastest backend available on this machine: the GPU when the build has the `cuda`
+    /// feature and a CUDA driver, a device and NVRTC are present, else the CPU.
     #[default]
     Auto,
     /// The vectorised, multi-threaded CPU backend.
     Cpu,
     /// The float64 pair-by-pair oracle (slow; for tests).
     Reference,
+    /// The CUDA device of this index (`"gpu"` is `cuda:0`); an error where there is none.
+    Gpu(usize),
 }
 
 impl Backend {
+    /// `auto`, `cpu`, `reference`, `gpu` (device 0), or `cuda:N` / `gpu:N`.
     pub fn from_name(s: &str) -> Result<Backend> {
+        let device = s.strip_prefix("cuda:").or_else(|| s.strip_prefix("gpu:"));
         match s {
             "auto" => Ok(Backend::Auto),
             "cpu" | "CPU" => Ok(Backend::Cpu),
             "reference" => Ok(Backend::Reference),
-            "gpu" | "GPU" => Err(Error::Backend {
-                backend: "gpu".into(),
-                msg: "this build has no GPU backend (no CUDA device support compiled in)".into(),
-            }),
-            _ => Err(Error::Backend { backend: s.into(), msg: "unknown backend: use auto, cpu or gpu".into() }),
+            "gpu" | "GPU" | "cuda" => gpu_backend(0),
+            _ => match device.map(str::parse::<usize>) {
+                Some(Ok(k)) => gpu_backend(k),
+                _ => Err(Error::Backend { backend: s.into(), msg: "unknown backend: use auto, cpu, gpu or cuda:N".into() }),
+            },
         }
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn gpu_backend(device: usize) -> Result<Backend> {
+    Ok(Backend::Gpu(device))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_backend(_device: usize) -> Result<Backend> {
+    Err(no_gpu_build())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn no_gpu_build() -> Error {
+    Error::Backend {
+        backend: "gpu".into(),
+        msg: "this build has no GPU backend (no CUDA device support compiled in)".into(),
     }
 }
 
@@ -210,7 +233,14 @@ impl Reduce {
                 let views: Vec<ArrayView2<f64>> = inputs64.iter().map(|a| a.view()).collect();
                 Ok(crate::reference::reduce(self, &views)?.mapv(T::from_f64))
             }
-            Backend::Auto | Backend::Cpu => crate::cpu::reduce(self, inputs, n_out, n_in, opts),
+            Backend::Cpu => crate::cpu::reduce(self, inputs, n_out, n_in, opts),
+            #[cfg(feature = "cuda")]
+            Backend::Auto if crate::cuda::auto_selects(self) => crate::cuda::reduce(self, inputs, n_out, n_in, opts, 0),
+            Backend::Auto => crate::cpu::reduce(self, inputs, n_out, n_in, opts),
+            #[cfg(feature = "cuda")]
+            Backend::Gpu(device) => crate::cuda::reduce(self, inputs, n_out, n_in, opts, device),
+            #[cfg(not(feature = "cuda"))]
+            Backend::Gpu(_) => Err(no_gpu_build()),
         }
     }
 }

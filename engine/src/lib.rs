@@ -8,6 +8,8 @@
 //! autograd that the scripting layer exposes.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod diff;
 pub mod error;
 pub mod eval;

@@ -144,8 +144,8 @@ unary_table! {
     Sqrt     "Sqrt"     "sqrt({0})"                               |x| x.sqrt();
     Rsqrt    "Rsqrt"    "({0}==(T)0?(T)0:rsqrt({0}))"             |x| if x == T::zero() { T::zero() } else { x.sqrt().recip() };
     Abs      "Abs"      "fabs({0})"                               |x| x.abs();
-    Sign     "Sign"     "({0}>(T)0?(T)1:({0}<(T)0?(T)-1:(T)0))"  |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x * T::zero() };
-    Step     "Step"     "({0}<(T)0?(T)0:(T)1)"                    |x| if x < T::zero() { T::zero() } else if x.is_nan() { x } else { T::one() };
+    Sign     "Sign"     "({0}>(T)0?(T)1:({0}<(T)0?(T)-1:{0}*(T)0))" |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x * T::zero() };
+    Step     "Step"     "({0}<(T)0?(T)0:(isnan({0})?{0}:(T)1))"   |x| if x < T::zero() { T::zero() } else if x.is_nan() { x } else { T::one() };
     ReLU     "ReLU"     "({0}<(T)0?(T)0:{0})"                     |x| if x < T::zero() { T::zero() } else { x };
 }
 

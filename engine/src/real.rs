@@ -71,7 +71,7 @@ impl Real for f32 {
         let y = y.mul_add(m, -1.666_805_8e-1);
         let y = y.mul_add(m, 2.000_071_4e-1);
         let y = y.mul_add(m, -2.499_999_4e-1);
-        let y = y.mul_add(m, 3.333_333_1e-1);
+        let y = y.mul_add(m, 3.333_333e-1);
         let y = y * m * z;
         let y = e.mul_add(-2.121_944_4e-4, y);
         let y = z.mul_add(-0.5, y);
@@ -105,7 +105,7 @@ fn exp_core_f32(xc: f32) -> f32 {
     let p = p.mul_add(r, 8.333_452e-3);
     let p = p.mul_add(r, 4.166_579_6e-2);
     let p = p.mul_add(r, 1.666_666_5e-1);
-    let p = p.mul_add(r, 5.000_000_1e-1);
+    let p = p.mul_add(r, 5e-1);
     let p = (p * r).mul_add(r, r) + 1.0;
     // 2^k as 2^(k/2)·2^(k-k/2): both factors stay normal from subnormal results up to k = 128.
     let k1 = k >> 1;

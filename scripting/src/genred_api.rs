@@ -173,20 +173,20 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
                axis 0 reduces over i, 1 over j. Options map: K, formula2 (the weight), backend, dtype_acc, sum_scheme.\n\
                Call it with g.call(s, x, y, b) or g.call([s, x, y, b]); the result is a tensor.";
     let c = ctx.clone();
-    def!(engine, "Genred", doc, move |f: ImmutableString, aliases: Array, r: ImmutableString, axis: INT, map: Map| {
+    let signature = "Genred(formula: string, aliases: array, reduction: string, axis: int, options: map) -> Fn";
+    def!(engine, signature, doc, move |f: ImmutableString, aliases: Array, r: ImmutableString, axis: INT, map: Map| {
         build(&f, &aliases, &r, axis, &map, &c)
     });
     let c = ctx.clone();
-    def!(engine, "Genred", doc, move |f: ImmutableString, aliases: Array, r: ImmutableString, axis: INT| {
+    let signature = "Genred(formula: string, aliases: array, reduction: string, axis: int) -> Fn";
+    def!(engine, signature, doc, move |f: ImmutableString, aliases: Array, r: ImmutableString, axis: INT| {
         build(&f, &aliases, &r, axis, &Map::new(), &c)
     });
     let c = ctx.clone();
-    def!(engine, "Genred", doc, move |f: ImmutableString, aliases: Array| build(
-        &f,
-        &aliases,
-        "Sum",
-        0,
-        &Map::new(),
-        &c
-    ));
+    def!(
+        engine,
+        "Genred(formula: string, aliases: array) -> Fn",
+        doc,
+        move |f: ImmutableString, aliases: Array| build(&f, &aliases, "Sum", 0, &Map::new(), &c)
+    );
 }

@@ -9,6 +9,7 @@ pub mod context;
 pub mod error;
 pub mod genred_api;
 pub mod help;
+pub mod io;
 pub mod lazy;
 pub mod session;
 pub mod tensor_api;
@@ -27,5 +28,6 @@ pub fn register_all(engine: &mut Engine, ctx: &Rc<Context>) {
     lazy::register(engine, ctx);
     genred_api::register(engine, ctx);
     checks::register(engine, ctx);
+    io::register(engine, ctx);
     help::register(engine, ctx);
 }

@@ -3,7 +3,7 @@
 use crate::context::Context;
 use crate::error::{rt, RhaiResult};
 use noyau_engine::{DType, Tensor};
-use rhai::{Array, Dynamic};
+use rhai::{Array, Dynamic, Engine, Scope, INT};
 
 /// The name of the tensor type in scripts and error messages.
 pub const TENSOR: &str = "Tensor";
@@ -76,6 +76,57 @@ pub fn tensor_to_array(t: &Tensor) -> Dynamic {
         }
     }
     build(&t.to_vec_f64(), t.shape())
+}
+
+/// A dtype from its script name (`"float32"`, `"float64"`, and the short forms `"f32"`, `"f64"`).
+pub fn dtype_from_name(what: &str, name: &str) -> RhaiResult<DType> {
+    match name {
+        "float32" | "f32" => Ok(DType::F32),
+        "float64" | "f64" | "double" => Ok(DType::F64),
+        _ => Err(rt(what, format!("unknown dtype \"{name}\": use \"float32\" or \"float64\""))),
+    }
+}
+
+/// A size (a non-negative INT) as usize.
+pub fn to_size(what: &str, n: INT) -> RhaiResult<usize> {
+    usize::try_from(n).map_err(|_| rt(what, format!("sizes must be non-negative, got {n}")))
+}
+
+/// The integers of an array (a shape, a list of dims), checked one by one.
+pub fn int_list(what: &str, a: &[Dynamic]) -> RhaiResult<Vec<INT>> {
+    a.iter()
+        .map(|d| d.as_int().map_err(|_| rt(what, format!("expected an array of integers, found a {} in it", d.type_name()))))
+        .collect()
+}
+
+/// Integers given as several INTs or as one array of INTs (`reshape(x, 2, -1)`, `reshape(x, [2, -1])`).
+pub fn ints_of(what: &str, dims: &[Dynamic]) -> RhaiResult<Vec<INT>> {
+    match dims {
+        [d] if d.is_array() => int_list(what, &d.read_lock::<Array>().map(|a| a.clone()).unwrap_or_default()),
+        _ => int_list(what, dims),
+    }
+}
+
+/// A shape given as several INTs or as one array of INTs (`zeros(2, 3)`, `zeros([2, 3])`).
+pub fn shape_of(what: &str, dims: &[Dynamic]) -> RhaiResult<Vec<usize>> {
+    ints_of(what, dims)?.into_iter().map(|n| to_size(what, n)).collect()
+}
+
+/// A shape as a Rhai array of INTs (`.shape`).
+pub fn shape_to_array(shape: &[usize]) -> Array {
+    shape.iter().map(|&n| Dynamic::from_int(n as INT)).collect()
+}
+
+/// How a notebook or the REPL shows a cell's value: None for unit, else its `to_debug` text
+/// (the registered one for tensors and other custom types, Rhai's for the rest: strings quoted).
+pub fn display_value(engine: &Engine, v: &Dynamic) -> Option<String> {
+    if v.is_unit() {
+        return None;
+    }
+    // Registered functions can only be called from a script, so a one-call script does it.
+    let mut scope = Scope::new();
+    scope.push_dynamic("value", v.clone());
+    Some(engine.eval_with_scope::<String>(&mut scope, "to_debug(value)").unwrap_or_else(|_| v.to_string()))
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ fn lazytensor_errors() {
         let F = Vi(x).exp(); F.grad(Vi(x).exp(), Vi(x))
             => Exp(x_i).grad(..): can only differentiate with respect to a variable made by Vi, Vj or Pm, not Exp(x_i)
         Vi(x).sum(1, #{backend: "tpu"})
-            => sum(dim=1): backend tpu: unknown backend: use auto, cpu or gpu
+            => sum(dim=1): backend tpu: unknown backend: use auto, cpu, gpu or cuda:N
         Vi(x).sum(1, #{dtype_acc: "float16"})
             => sum(dim=1): dtype_acc must be auto, float32 or float64, got float16
         Vi(x).sum(1, #{tol: 1e-3})

@@ -9,6 +9,9 @@
 //! The whole nest is one generic function compiled three times: for AVX-512, for AVX2+FMA and
 //! for the x86-64 baseline, the first that the CPU supports being used.
 
+// Lane loops index fixed-size arrays by position on purpose: that is the form LLVM vectorises.
+#![allow(clippy::needless_range_loop)]
+
 pub mod fold;
 pub mod lanes;
 pub mod program;
@@ -249,7 +252,14 @@ fn block<T: Real, A: Real>(s: &Shared<T>, row0: usize, out: &mut [T], cancelled:
         }
     }
     for (r, acc) in accs.iter_mut().enumerate() {
-        s.folder.finish(acc, &mut out[r * s.out_dim..(r + 1) * s.out_dim]);
+        let row = &mut out[r * s.out_dim..(r + 1) * s.out_dim];
+        s.folder.finish(acc, row);
+        if let Some((off, dim)) = prog.post_scale {
+            let u = &ubuf[r * prog.ulen + off..r * prog.ulen + off + dim];
+            for (k, o) in row.iter_mut().enumerate() {
+                *o = *o * u[if dim == 1 { 0 } else { k }];
+            }
+        }
     }
     Ok(())
 }

@@ -84,6 +84,48 @@ pub struct Program {
     pub roots: Vec<(Src, usize)>,
     /// For each inner slot, the argument it reads and its dimension.
     pub inner_args: Vec<(usize, usize)>,
+    /// For a Sum whose formula had per-row factors: the uniform (offset, dim) of their product,
+    /// by which each finished row is multiplied (Σ_j u_i·L_ij = u_i·Σ_j L_ij).
+    pub post_scale: Option<(usize, usize)>,
+}
+
+/// Splits a product into the factors that depend on the reduced index and those that do not
+/// (a leading minus counts as a factor -1).
+fn split_factors(e: &Expr, lane_dep: &dyn Fn(&Expr) -> bool, uniform: &mut Vec<Expr>, lane: &mut Vec<Expr>) {
+    match e.op() {
+        Op::Binary(BinaryOp::Mul) => {
+            split_factors(e.arg(0), lane_dep, uniform, lane);
+            split_factors(e.arg(1), lane_dep, uniform, lane);
+        }
+        Op::Unary(UnaryOp::Minus) => {
+            uniform.push(Expr::constant(-1.0));
+            split_factors(e.arg(0), lane_dep, uniform, lane);
+        }
+        _ if lane_dep(e) => lane.push(e.clone()),
+        _ => uniform.push(e.clone()),
+    }
+}
+
+fn product(factors: Vec<Expr>) -> Option<Expr> {
+    factors.into_iter().try_fold(None, |acc: Option<Expr>, f| match acc {
+        None => Some(Some(f)),
+        Some(a) => a.mul(f).ok().map(Some),
+    })?
+}
+
+/// For a Sum, rewrites F = u·L (u the per-row factors) as the lane part L and the factor u,
+/// when both exist and L keeps F's dimension; otherwise leaves F alone.
+fn hoist_row_factors(f: &Expr, inner: Cat) -> (Expr, Option<Expr>) {
+    let vars_inner = |e: &Expr| Expr::variables(std::slice::from_ref(e)).iter().any(|v| v.2 == inner);
+    let (mut uniform, mut lane) = (Vec::new(), Vec::new());
+    split_factors(f, &vars_inner, &mut uniform, &mut lane);
+    if uniform.is_empty() || lane.is_empty() {
+        return (f.clone(), None);
+    }
+    match (product(lane), product(uniform)) {
+        (Some(l), Some(u)) if l.dim() == f.dim() && (u.dim() == 1 || u.dim() == f.dim()) => (l, Some(u)),
+        _ => (f.clone(), None),
+    }
 }
 
 /// Rewrites that turn common spellings into the fused kernels. Each preserves the value exactly
@@ -156,9 +198,16 @@ impl Program {
     /// Compiles the formula and weight of a reduction.
     pub fn compile(spec: &Reduce) -> Program {
         let mut memo = HashMap::new();
-        let roots: Vec<Expr> = spec.roots().iter().map(|r| fuse(r, &mut memo)).collect();
+        let mut roots: Vec<Expr> = spec.roots().iter().map(|r| fuse(r, &mut memo)).collect();
         let inner_cat = spec.axis.inner();
-        let order = Expr::topo_order(&roots);
+        let mut scale = None;
+        if spec.reduction == Reduction::Sum {
+            let (lane, u) = hoist_row_factors(&roots[0], inner_cat);
+            roots[0] = lane;
+            scale = u;
+        }
+        let all: Vec<Expr> = roots.iter().cloned().chain(scale.clone()).collect();
+        let order = Expr::topo_order(&all);
         let mut lane_dep: HashMap<Expr, bool> = HashMap::new();
         let mut loc: HashMap<Expr, Src> = HashMap::new();
         let mut p = Program {
@@ -169,6 +218,7 @@ impl Program {
             nrows: 0,
             roots: vec![],
             inner_args: vec![],
+            post_scale: None,
         };
         let mut broadcast_rows: HashMap<usize, usize> = HashMap::new();
         let mut broadcast = |p: &mut Program, off: usize, dim: usize| -> usize {
@@ -234,6 +284,10 @@ impl Program {
             };
             loc.insert(e.clone(), src);
         }
+        p.post_scale = scale.map(|u| match loc[&u] {
+            Src::U(off) => (off, u.dim()),
+            _ => unreachable!("the hoisted factors depend on no reduced-over variable"),
+        });
         p.roots = roots
             .iter()
             .map(|r| match loc[r] {

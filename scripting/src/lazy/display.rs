@@ -190,24 +190,38 @@ fn latex_fn(name: &str) -> String {
 }
 
 pub(super) fn register(engine: &mut Engine) {
-    def!(engine, "to_string", "The LazyTensor's formula and shape (N, M, D).", |x: &mut LazyTensor| x.describe());
-    def!(engine, "to_debug", "The LazyTensor's formula and shape (N, M, D).", |x: &mut LazyTensor| x.describe());
     def!(
         engine,
-        "formula",
+        "to_string(x: LazyTensor) -> string",
+        "The LazyTensor's formula and shape (N, M, D).",
+        |x: &mut LazyTensor| x.describe()
+    );
+    def!(
+        engine,
+        "to_debug(x: LazyTensor) -> string",
+        "The LazyTensor's formula and shape (N, M, D).",
+        |x: &mut LazyTensor| x.describe()
+    );
+    def!(
+        engine,
+        "formula(x: LazyTensor) -> string",
         "The formula, with variables named x_i, y_j, p... and numbers shown by value.",
         |x: &mut LazyTensor| { x.formula_text() }
     );
-    def!(engine, "latex", "A LaTeX rendering of the formula.", |x: &mut LazyTensor| x.latex());
-    rhai::FuncRegistration::new_getter("shape")
-        .with_comments([
-            "/// [N, M, D]: rows of the i- and j-indexed variables (1 if none) and the formula's dimension.",
-        ])
-        .register_into_engine(engine, |x: &mut LazyTensor| -> Array {
+    def!(engine, "latex(x: LazyTensor) -> string", "A LaTeX rendering of the formula.", |x: &mut LazyTensor| x.latex());
+    def!(
+        engine,
+        "get$shape(x: LazyTensor) -> array",
+        "[N, M, D]: rows of the i- and j-indexed variables (1 if none) and the formula's dimension.",
+        |x: &mut LazyTensor| -> Array {
             let (n, m, d) = x.shape();
             [n, m, d].iter().map(|&k| Dynamic::from_int(k as INT)).collect()
-        });
-    rhai::FuncRegistration::new_getter("ndim")
-        .with_comments(["/// D, the dimension of the formula (KeOps' `ndim`)."])
-        .register_into_engine(engine, |x: &mut LazyTensor| x.formula.dim() as INT);
+        }
+    );
+    def!(
+        engine,
+        "get$ndim(x: LazyTensor) -> int",
+        "D, the dimension of the formula (KeOps' `ndim`).",
+        |x: &mut LazyTensor| x.formula.dim() as INT
+    );
 }

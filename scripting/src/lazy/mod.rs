@@ -37,13 +37,11 @@ use std::sync::Arc;
 /// The name of the type in scripts and error messages.
 pub const LAZY: &str = "LazyTensor";
 
-/// Registers a function with its documentation (one `///` comment line per line of `$doc`),
-/// which `help()` and the notebook's inspection show.
+/// Registers a function under its documented signature (`"exp(x: LazyTensor) -> LazyTensor"`)
+/// and text, through [`crate::help::doc`], which `help()` and the notebook's inspection read.
 macro_rules! def {
-    ($engine:expr, $name:expr, $doc:expr, $f:expr) => {
-        rhai::FuncRegistration::new($name)
-            .with_comments($doc.lines().map(|l: &str| format!("/// {l}")))
-            .register_into_engine($engine, $f)
+    ($engine:expr, $signature:expr, $doc:expr, $f:expr) => {
+        crate::help::doc(&$signature, $doc).register_into_engine($engine, $f)
     };
 }
 pub(crate) use def;
@@ -123,10 +121,12 @@ impl LazyTensor {
                     (1, 1) => (Cat::P, vec![1, d as isize]),
                     (1, m) => (Cat::J, vec![m as isize, d as isize]),
                     (n, 1) => (Cat::I, vec![n as isize, d as isize]),
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "a 3-D tensor must have shape (N, 1, D) for Vi, (1, M, D) for Vj or (1, 1, D) for Pm, got {:?}",
                         t.shape()
-                    )),
+                    ))
+                    }
                 };
                 let arg = t.reshape(&shape).map_err(|e| e.to_string())?;
                 LazyTensor::single(Binding { source: t, arg, cat, number: None })
@@ -303,13 +303,13 @@ impl Operand for LazyTensor {
     }
 }
 impl Operand for INT {
-    const TYPE: &'static str = "number";
+    const TYPE: &'static str = "int";
     fn lazy(self, _: &str) -> RhaiResult<LazyTensor> {
         Ok(LazyTensor::number(self as f64))
     }
 }
 impl Operand for FLOAT {
-    const TYPE: &'static str = "number";
+    const TYPE: &'static str = "float";
     fn lazy(self, _: &str) -> RhaiResult<LazyTensor> {
         Ok(LazyTensor::number(self))
     }
@@ -331,26 +331,26 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
 }
 
 fn register_constructors(engine: &mut Engine, ctx: &Rc<Context>) {
-    let table: [(&str, Cat, &str); 3] = [
-        ("Vi", Cat::I, "An i-indexed variable: x of shape (N, D), or a 1-D tensor of length N read as (N, 1).\nExample: `let x_i = Vi(x);`"),
-        ("Vj", Cat::J, "A j-indexed variable: y of shape (M, D), or a 1-D tensor of length M read as (M, 1).\nExample: `let y_j = Vj(y);`"),
-        ("Pm", Cat::P, "A parameter, the same for every pair: a number, a 1-D tensor of length D or a 1×D tensor.\nExample: `let s = Pm(0.5);`"),
+    let table: [(&str, Cat, &str, &str); 3] = [
+        ("Vi", Cat::I, "Vi(x: Tensor | array) -> LazyTensor", "An i-indexed variable: x of shape (N, D), or a 1-D tensor of length N read as (N, 1).\nExample: `let x_i = Vi(x);`"),
+        ("Vj", Cat::J, "Vj(y: Tensor | array) -> LazyTensor", "A j-indexed variable: y of shape (M, D), or a 1-D tensor of length M read as (M, 1).\nExample: `let y_j = Vj(y);`"),
+        ("Pm", Cat::P, "Pm(p: Tensor | array | number) -> LazyTensor", "A parameter, the same for every pair: a number, a 1-D tensor of length D or a 1×D tensor.\nExample: `let s = Pm(0.5);`"),
     ];
-    for (name, cat, doc) in table {
+    for (name, cat, signature, doc) in table {
         let c = ctx.clone();
-        def!(engine, name, doc, move |x: Dynamic| -> RhaiResult<LazyTensor> { make(&x, Some(cat), &c, name) });
+        def!(engine, signature, doc, move |x: Dynamic| -> RhaiResult<LazyTensor> { make(&x, Some(cat), &c, name) });
     }
     let c = ctx.clone();
     def!(
         engine,
-        "LazyTensor",
+        "LazyTensor(x: Tensor | array | number) -> LazyTensor",
         "A LazyTensor whose role is read from the shape, as in KeOps: a number or 0-D/1-D tensor is a parameter;\na 3-D tensor of shape (N,1,D) is i-indexed, (1,M,D) j-indexed, (1,1,D) a parameter.",
         move |x: Dynamic| -> RhaiResult<LazyTensor> { make(&x, None, &c, "LazyTensor") }
     );
     let c = ctx.clone();
     def!(
         engine,
-        "LazyTensor",
+        "LazyTensor(x: Tensor | array | number, axis: int) -> LazyTensor",
         "LazyTensor(x, axis): axis 0 makes Vi(x) (i-indexed), 1 makes Vj(x) (j-indexed), 2 makes Pm(x).",
         move |x: Dynamic, axis: INT| -> RhaiResult<LazyTensor> {
             let cat = match axis {

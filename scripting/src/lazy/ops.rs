@@ -136,20 +136,31 @@ const BINARY: &[(&str, Style, Build2, &str)] = &[
     ),
 ];
 
-const TERNARY: &[(&str, Build3, &str)] = &[
+/// An operand of a ternary operation or a derivative: a LazyTensor, a number or a tensor read by its shape.
+const ANY: &str = "LazyTensor | number | Tensor";
+
+const TERNARY: &[(&str, [&str; 2], Build3, &str)] = &[
     (
         "clamp",
+        ["low", "high"],
         |x, a, b| Expr::new(Op::Clamp, vec![x, a, b]),
         "x.clamp(a, b): min(max(x, a), b) elementwise (ClampInt for two integers).",
     ),
-    ("ifelse", |x, a, b| Expr::new(Op::IfElse, vec![x, a, b]), "x.ifelse(a, b): a where x ≥ 0, b elsewhere."),
+    (
+        "ifelse",
+        ["a", "b"],
+        |x, a, b| Expr::new(Op::IfElse, vec![x, a, b]),
+        "x.ifelse(a, b): a where x ≥ 0, b elsewhere.",
+    ),
     (
         "mod",
+        ["modulus", "offset"],
         |x, m, o| Expr::new(Op::Mod, vec![x, m, o]),
         "x.mod(m, offset): x − m·⌊(x − offset)/m⌋ (offset 0 if omitted).",
     ),
     (
         "weightedsqdist",
+        ["y", "s"],
         |x, y, s| Expr::new(Op::WeightedSqNorm, vec![s, x.sub(y)?]),
         "x.weightedsqdist(y, s) is (x − y).weightedsqnorm(s).",
     ),
@@ -173,7 +184,8 @@ pub(super) fn apply1(
 
 /// Registers `name(a: A, b: B)`.
 fn binary<A: Operand, B: Operand>(engine: &mut Engine, name: &'static str, style: Style, build: Build2, doc: &str) {
-    def!(engine, name, doc, move |a: A, b: B| -> RhaiResult<LazyTensor> {
+    let signature = format!("{name}(a: {}, b: {}) -> LazyTensor", A::TYPE, B::TYPE);
+    def!(engine, signature, doc, move |a: A, b: B| -> RhaiResult<LazyTensor> {
         let what = || format!("{} {name} {}", A::TYPE, B::TYPE);
         let (a, b) = (a.lazy(&what())?, b.lazy(&what())?);
         LazyTensor::combine(&[&a, &b], |t| style.write(name, t), |f| build(f[0].clone(), f[1].clone()))
@@ -182,7 +194,7 @@ fn binary<A: Operand, B: Operand>(engine: &mut Engine, name: &'static str, style
 
 pub(super) fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     for &(name, style, build, doc) in UNARY {
-        def!(engine, name, doc, move |x: LazyTensor| {
+        def!(engine, format!("{name}(x: LazyTensor) -> LazyTensor"), doc, move |x: LazyTensor| {
             LazyTensor::combine(&[&x], |t| style.write(name, t), |f| build(f[0].clone()))
         });
     }
@@ -195,9 +207,10 @@ pub(super) fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         binary::<FLOAT, LazyTensor>(engine, name, style, build, doc);
         binary::<Tensor, LazyTensor>(engine, name, style, build, doc);
     }
-    for &(name, build, doc) in TERNARY {
+    for &(name, [a, b], build, doc) in TERNARY {
         let c = ctx.clone();
-        def!(engine, name, doc, move |x: LazyTensor, a: Dynamic, b: Dynamic| -> RhaiResult<LazyTensor> {
+        let signature = format!("{name}(x: LazyTensor, {a}: {ANY}, {b}: {ANY}) -> LazyTensor");
+        def!(engine, signature, doc, move |x: LazyTensor, a: Dynamic, b: Dynamic| -> RhaiResult<LazyTensor> {
             let what = format!("{name}(..)");
             let (a, b) = (operand(&a, &c, &what)?, operand(&b, &c, &what)?);
             LazyTensor::combine(
@@ -235,8 +248,12 @@ fn register_exponents(engine: &mut Engine) {
     }
     for name in ["**", "power"] {
         let doc = "x ** n: Square for 2, Pow(n) for integers, Sqrt for 0.5, Rsqrt for -0.5, Powf otherwise.";
-        def!(engine, name, doc, move |x: LazyTensor, n: INT| pow_int(&x, n, name));
-        def!(engine, name, doc, move |x: LazyTensor, p: FLOAT| pow_float(&x, p, name));
+        def!(engine, format!("{name}(x: LazyTensor, n: int) -> LazyTensor"), doc, move |x: LazyTensor, n: INT| {
+            pow_int(&x, n, name)
+        });
+        def!(engine, format!("{name}(x: LazyTensor, p: float) -> LazyTensor"), doc, move |x: LazyTensor, p: FLOAT| {
+            pow_float(&x, p, name)
+        });
     }
 }
 
@@ -263,32 +280,48 @@ fn sizes(a: &Array, context: &str) -> RhaiResult<Vec<usize>> {
 }
 
 fn register_parametrised(engine: &mut Engine, ctx: &Rc<Context>) {
-    def!(engine, "round", "x.round(d): elementwise rounding to d decimals (0 if omitted).", |x: LazyTensor, d: INT| {
-        let context = |t: &str| format!("{t}.round({d})");
-        let d = i32::try_from(d).map_err(|_| rt(&context(&x.operand_text()), "too many decimals"))?;
-        apply1(&x, context, |f| Expr::new(Op::Round(d), vec![f]))
-    });
-    def!(engine, "round", "x.round(): elementwise rounding to integers.", |x: LazyTensor| {
-        apply1(&x, |t| format!("{t}.round()"), |f| Expr::new(Op::Round(0), vec![f]))
-    });
-    def!(engine, "clamp", "x.clamp(a, b) with integer bounds: KeOps' ClampInt.", |x: LazyTensor, a: INT, b: INT| {
-        apply1(&x, |t| format!("{t}.clamp({a}, {b})"), |f| Expr::new(Op::ClampInt(a, b), vec![f]))
-    });
-    let c = ctx.clone();
-    def!(engine, "mod", "x.mod(m): x − m·⌊x/m⌋ elementwise.", move |x: LazyTensor,
-                                                                           m: Dynamic|
-          -> RhaiResult<LazyTensor> {
-        let m = operand(&m, &c, "mod")?;
-        let zero = LazyTensor::number(0.0);
-        LazyTensor::combine(
-            &[&x, &m, &zero],
-            |t| Style::Method.write("mod", &t[..2]),
-            |f| Expr::new(Op::Mod, f.to_vec()),
-        )
-    });
     def!(
         engine,
-        "one_hot",
+        "round(x: LazyTensor, decimals: int) -> LazyTensor",
+        "x.round(d): elementwise rounding to d decimals (0 if omitted).",
+        |x: LazyTensor, d: INT| {
+            let context = |t: &str| format!("{t}.round({d})");
+            let d = i32::try_from(d).map_err(|_| rt(&context(&x.operand_text()), "too many decimals"))?;
+            apply1(&x, context, |f| Expr::new(Op::Round(d), vec![f]))
+        }
+    );
+    def!(
+        engine,
+        "round(x: LazyTensor) -> LazyTensor",
+        "x.round(): elementwise rounding to integers.",
+        |x: LazyTensor| { apply1(&x, |t| format!("{t}.round()"), |f| Expr::new(Op::Round(0), vec![f])) }
+    );
+    def!(
+        engine,
+        "clamp(x: LazyTensor, low: int, high: int) -> LazyTensor",
+        "x.clamp(a, b) with integer bounds: KeOps' ClampInt.",
+        |x: LazyTensor, a: INT, b: INT| {
+            apply1(&x, |t| format!("{t}.clamp({a}, {b})"), |f| Expr::new(Op::ClampInt(a, b), vec![f]))
+        }
+    );
+    let c = ctx.clone();
+    def!(
+        engine,
+        "mod(x: LazyTensor, modulus: LazyTensor | number | Tensor) -> LazyTensor",
+        "x.mod(m): x − m·⌊x/m⌋ elementwise.",
+        move |x: LazyTensor, m: Dynamic| -> RhaiResult<LazyTensor> {
+            let m = operand(&m, &c, "mod")?;
+            let zero = LazyTensor::number(0.0);
+            LazyTensor::combine(
+                &[&x, &m, &zero],
+                |t| Style::Method.write("mod", &t[..2]),
+                |f| Expr::new(Op::Mod, f.to_vec()),
+            )
+        }
+    );
+    def!(
+        engine,
+        "one_hot(x: LazyTensor, dim: int) -> LazyTensor",
         "x.one_hot(D): the one-hot vector of dimension D of round(x) (x of dimension 1).",
         |x: LazyTensor, d: INT| {
             let context = |t: &str| format!("{t}.one_hot({d})");
@@ -306,10 +339,12 @@ fn register_parametrised(engine: &mut Engine, ctx: &Rc<Context>) {
         let m = index(k, x.formula.dim(), &context(&x.operand_text()))?;
         apply1(&x, context, |f| f.elem(m))
     };
-    def!(engine, "elem", "x.elem(k) or x[k]: component k (−1 is the last).", elem);
-    rhai::FuncRegistration::new_index_getter()
-        .with_comments(["/// x[k]: component k (−1 the last); x[a..b] or x[a..=b]: components a to b (extract)."])
-        .register_into_engine(engine, move |x: &mut LazyTensor, k: INT| elem(x.clone(), k));
+    def!(engine, "elem(x: LazyTensor, k: int) -> LazyTensor", "x.elem(k) or x[k]: component k (−1 is the last).", elem);
+    let index_doc = "x[k]: component k (−1 the last); x[a..b] or x[a..=b]: components a to b (extract).";
+    def!(engine, "index$get$(x: LazyTensor, k: int) -> LazyTensor", index_doc, move |x: &mut LazyTensor, k: INT| elem(
+        x.clone(),
+        k
+    ));
     let extract = |x: &LazyTensor, start: INT, len: INT| -> RhaiResult<LazyTensor> {
         let context = |t: &str| format!("{t}.extract({start}, {len})");
         let text = context(&x.operand_text());
@@ -318,18 +353,27 @@ fn register_parametrised(engine: &mut Engine, ctx: &Rc<Context>) {
     };
     def!(
         engine,
-        "extract",
+        "extract(x: LazyTensor, start: int, len: int) -> LazyTensor",
         "x.extract(start, len): components start..start+len (x[start..start+len]).",
         move |x: LazyTensor, s: INT, n: INT| { extract(&x, s, n) }
     );
-    engine
-        .register_indexer_get(move |x: &mut LazyTensor, r: std::ops::Range<INT>| extract(x, r.start, r.end - r.start));
-    engine.register_indexer_get(move |x: &mut LazyTensor, r: std::ops::RangeInclusive<INT>| {
-        extract(x, *r.start(), *r.end() - *r.start() + 1)
-    });
     def!(
         engine,
-        "norm",
+        "index$get$(x: LazyTensor, r: range) -> LazyTensor",
+        index_doc,
+        move |x: &mut LazyTensor, r: std::ops::Range<INT>| extract(x, r.start, r.end - r.start)
+    );
+    def!(
+        engine,
+        "index$get$(x: LazyTensor, r: range=) -> LazyTensor",
+        index_doc,
+        move |x: &mut LazyTensor, r: std::ops::RangeInclusive<INT>| {
+            extract(x, *r.start(), *r.end() - *r.start() + 1)
+        }
+    );
+    def!(
+        engine,
+        "norm(x: LazyTensor, dim: int) -> LazyTensor",
         "x.norm(-1): the Euclidean norm along the last dimension (norm2).",
         |x: LazyTensor, dim: INT| {
             let context = |t: &str| format!("{t}.norm({dim})");
@@ -345,7 +389,7 @@ fn register_parametrised(engine: &mut Engine, ctx: &Rc<Context>) {
     let c = ctx.clone();
     def!(
         engine,
-        "keops_kron",
+        "keops_kron(x: LazyTensor, y: LazyTensor | number | Tensor, dims_x: array, dims_y: array) -> LazyTensor",
         "x.keops_kron(y, dims_x, dims_y): Kronecker product of x and y seen as tensors of shapes dims_x and dims_y.",
         move |x: LazyTensor, y: Dynamic, a: Array, b: Array| -> RhaiResult<LazyTensor> {
             let y = operand(&y, &c, "keops_kron")?;
@@ -360,7 +404,7 @@ fn register_parametrised(engine: &mut Engine, ctx: &Rc<Context>) {
     let c = ctx.clone();
     def!(
         engine,
-        "keops_tensordot",
+        "keops_tensordot(x: LazyTensor, y: LazyTensor | number | Tensor, dims_x: array, dims_y: array, axes_x: array, axes_y: array) -> LazyTensor",
         "x.keops_tensordot(y, dims_x, dims_y, axes_x, axes_y): contraction of x and y (tensors of shapes dims_x, dims_y) over the paired axes.",
         move |x: LazyTensor, y: Dynamic, a: Array, b: Array, ca: Array, cb: Array| -> RhaiResult<LazyTensor> {
             let y = operand(&y, &c, "keops_tensordot")?;
@@ -369,22 +413,22 @@ fn register_parametrised(engine: &mut Engine, ctx: &Rc<Context>) {
             LazyTensor::combine(&[&x, &y], |t| Style::Method.write("keops_tensordot", t), |f| Expr::new(op, f.to_vec()))
         }
     );
-    def!(engine, "t", "K.t() or K.T: the transpose, i and j swapped.", |x: LazyTensor| x.transposed());
-    rhai::FuncRegistration::new_getter("T")
-        .with_comments(["/// K.T: the transpose, i and j swapped."])
-        .register_into_engine(engine, |x: &mut LazyTensor| x.transposed());
+    def!(engine, "t(K: LazyTensor) -> LazyTensor", "K.t() or K.T: the transpose, i and j swapped.", |x: LazyTensor| x
+        .transposed());
+    def!(engine, "get$T(K: LazyTensor) -> LazyTensor", "K.T: the transpose, i and j swapped.", |x: &mut LazyTensor| x
+        .transposed());
 }
 
 /// The symbolic derivatives; `v` must be a variable made by Vi, Vj or Pm.
 /// The operands are F, v and (for grad and diff) e.
 type Derive = fn(&[Expr]) -> EResult<Expr>;
 
-const DERIVATIVES: &[(&str, bool, Derive, &str)] = &[
-    ("grad", true, |f| diff::grad(&f[0], &f[1], &f[2]), "F.grad(v, e): the gradient of F with respect to the variable v, contracted with e (KeOps' Grad(F, v, e)), of dimension dim(v)."),
-    ("diff", true, |f| diff::diff(&f[0], &f[1], &f[2]), "F.diff(v, dv): the derivative of F with respect to the variable v in the direction dv (KeOps' Diff)."),
-    ("laplacian", false, |f| diff::laplacian(&f[0], &f[1]), "F.laplacian(v): Σ_k ∂²F/∂v_k² of a scalar F with respect to the variable v."),
-    ("divergence", false, |f| diff::divergence(&f[0], &f[1]), "F.divergence(v): Σ_k ∂F_k/∂v_k, F and v of the same dimension."),
-    ("grad_matrix", false, |f| diff::grad_matrix(&f[0], &f[1]), "F.grad_matrix(v): the Jacobian ∂F_k/∂v_l, row by row, of dimension dim(F)·dim(v)."),
+const DERIVATIVES: &[(&str, Option<&str>, Derive, &str)] = &[
+    ("grad", Some("e"), |f| diff::grad(&f[0], &f[1], &f[2]), "F.grad(v, e): the gradient of F with respect to the variable v, contracted with e (KeOps' Grad(F, v, e)), of dimension dim(v)."),
+    ("diff", Some("dv"), |f| diff::diff(&f[0], &f[1], &f[2]), "F.diff(v, dv): the derivative of F with respect to the variable v in the direction dv (KeOps' Diff)."),
+    ("laplacian", None, |f| diff::laplacian(&f[0], &f[1]), "F.laplacian(v): Σ_k ∂²F/∂v_k² of a scalar F with respect to the variable v."),
+    ("divergence", None, |f| diff::divergence(&f[0], &f[1]), "F.divergence(v): Σ_k ∂F_k/∂v_k, F and v of the same dimension."),
+    ("grad_matrix", None, |f| diff::grad_matrix(&f[0], &f[1]), "F.grad_matrix(v): the Jacobian ∂F_k/∂v_l, row by row, of dimension dim(F)·dim(v)."),
 ];
 
 fn register_derivatives(engine: &mut Engine, ctx: &Rc<Context>) {
@@ -398,15 +442,17 @@ fn register_derivatives(engine: &mut Engine, ctx: &Rc<Context>) {
         }
         LazyTensor::combine(parts, |t| Style::Method.write(name, t), build)
     }
-    for &(name, with_e, build, doc) in DERIVATIVES {
-        if with_e {
+    for &(name, e, build, doc) in DERIVATIVES {
+        if let Some(e) = e {
             let c = ctx.clone();
-            def!(engine, name, doc, move |f: LazyTensor, v: LazyTensor, e: Dynamic| -> RhaiResult<LazyTensor> {
+            let signature = format!("{name}(F: LazyTensor, v: LazyTensor, {e}: {ANY}) -> LazyTensor");
+            def!(engine, signature, doc, move |f: LazyTensor, v: LazyTensor, e: Dynamic| -> RhaiResult<LazyTensor> {
                 let e = operand(&e, &c, name)?;
                 derive(name, build, &[&f, &v, &e])
             });
         } else {
-            def!(engine, name, doc, move |f: LazyTensor, v: LazyTensor| derive(name, build, &[&f, &v]));
+            let signature = format!("{name}(F: LazyTensor, v: LazyTensor) -> LazyTensor");
+            def!(engine, signature, doc, move |f: LazyTensor, v: LazyTensor| derive(name, build, &[&f, &v]));
         }
     }
 }

@@ -182,7 +182,7 @@ fn reduce(
     context: &str,
 ) -> RhaiResult<Dynamic> {
     let out = prepare(lt, weight, reduction, axis, ctx, context)?.run(opts, context)?;
-    if !matches!(reduction, Reduction::MinArgMin | Reduction::MaxArgMax | Reduction::KMinArgKMin(_)) {
+    if !is_paired(reduction) {
         return Ok(Dynamic::from(out));
     }
     let half = (out.shape()[1] / 2) as isize;
@@ -198,39 +198,67 @@ fn options(map: Option<&Map>, context: &str, ctx: &Context) -> RhaiResult<Option
     }
 }
 
-/// Registers `name(args..)` and `name(args.., #{options})`; the body gets the map, if any.
+/// Registers `name(args..)` and `name(args.., options)`, documented as `$head) -> $ret` and
+/// `$head, options: map) -> $ret`; the body gets the map, if any.
 macro_rules! with_options {
-    ($engine:expr, $ctx:expr, $name:expr, $doc:expr, |$($arg:ident : $ty:ty),*| $body:expr) => {{
+    ($engine:expr, $ctx:expr, $head:expr, $ret:expr, $doc:expr, |$($arg:ident : $ty:ty),*| $body:expr) => {{
+        let (head, ret) = ($head, $ret);
         let c = $ctx.clone();
-        def!($engine, $name, $doc, move |$($arg: $ty),*| -> RhaiResult<Dynamic> { ($body)(None, &*c) });
+        def!($engine, format!("{head}) -> {ret}"), $doc, move |$($arg: $ty),*| -> RhaiResult<Dynamic> {
+            ($body)(None, &*c)
+        });
         let c = $ctx.clone();
-        def!($engine, $name, $doc, move |$($arg: $ty,)* map: Map| -> RhaiResult<Dynamic> { ($body)(Some(&map), &*c) });
+        def!($engine, format!("{head}, options: map) -> {ret}"), $doc, move |$($arg: $ty,)* map: Map| -> RhaiResult<Dynamic> {
+            ($body)(Some(&map), &*c)
+        });
     }};
+}
+
+/// What a reduction returns in scripts: [values, indices] for the paired ones, else a tensor.
+fn returns(r: Reduction) -> &'static str {
+    if is_paired(r) {
+        "array"
+    } else {
+        "Tensor"
+    }
+}
+
+fn is_paired(r: Reduction) -> bool {
+    matches!(r, Reduction::MinArgMin | Reduction::MaxArgMax | Reduction::KMinArgKMin(_))
 }
 
 pub(super) fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     for &(name, kind, doc) in REDUCTIONS {
         match kind {
             Kind::Vector(r, vector) => {
-                def!(engine, name, doc, move |x: LazyTensor| apply1(&x, |t| format!("{t}.{name}(-1)"), vector));
-                with_options!(engine, ctx, name, doc, |x: LazyTensor, dim: INT| |map: Option<&Map>, ctx: &Context| {
-                    let context = format!("{name}(dim={dim})");
-                    let opts = options(map, &context, ctx)?;
-                    if dim == -1 {
-                        return apply1(&x, |t| format!("{t}.{name}(-1)"), vector).map(Dynamic::from);
+                def!(engine, format!("{name}(x: LazyTensor) -> LazyTensor"), doc, move |x: LazyTensor| {
+                    apply1(&x, |t| format!("{t}.{name}(-1)"), vector)
+                });
+                let head = format!("{name}(x: LazyTensor, dim: int");
+                with_options!(engine, ctx, head, "Tensor | LazyTensor", doc, |x: LazyTensor, dim: INT| {
+                    |map: Option<&Map>, ctx: &Context| {
+                        let context = format!("{name}(dim={dim})");
+                        let opts = options(map, &context, ctx)?;
+                        if dim == -1 {
+                            return apply1(&x, |t| format!("{t}.{name}(-1)"), vector).map(Dynamic::from);
+                        }
+                        reduce(&x, None, r, axis(dim, true, &context)?, &opts, ctx, &context)
                     }
-                    reduce(&x, None, r, axis(dim, true, &context)?, &opts, ctx, &context)
                 });
             }
             Kind::Plain(r) => {
-                with_options!(engine, ctx, name, doc, |x: LazyTensor, dim: INT| |map: Option<&Map>, ctx: &Context| {
-                    let context = format!("{name}(dim={dim})");
-                    let opts = options(map, &context, ctx)?;
-                    reduce(&x, None, r, axis(dim, false, &context)?, &opts, ctx, &context)
+                let head = format!("{name}(x: LazyTensor, dim: int");
+                with_options!(engine, ctx, head, returns(r), doc, |x: LazyTensor, dim: INT| {
+                    |map: Option<&Map>, ctx: &Context| {
+                        let context = format!("{name}(dim={dim})");
+                        let opts = options(map, &context, ctx)?;
+                        reduce(&x, None, r, axis(dim, false, &context)?, &opts, ctx, &context)
+                    }
                 });
             }
             Kind::K(r) => {
-                with_options!(engine, ctx, name, doc, |x: LazyTensor, k: INT, dim: INT| {
+                let head = format!("{name}(x: LazyTensor, K: int, dim: int");
+                with_options!(engine, ctx, head, returns(r(1)), doc, |x: LazyTensor, k: INT, dim: INT| {
                     |map: Option<&Map>, ctx: &Context| {
                         let context = format!("{name}(K={k}, dim={dim})");
                         let opts = options(map, &context, ctx)?;
@@ -251,7 +279,8 @@ pub(super) fn register(engine: &mut Engine, ctx: &Rc<Context>) {
 
 fn register_weighted(engine: &mut Engine, ctx: &Rc<Context>) {
     let doc = "x.logsumexp(dim, w): log Σ exp(x)·w over i (dim 0) or j (dim 1), w a LazyTensor (LogSumExpWeight).";
-    with_options!(engine, ctx, "logsumexp", doc, |x: LazyTensor, dim: INT, w: LazyTensor| {
+    let head = "logsumexp(x: LazyTensor, dim: int, weight: LazyTensor";
+    with_options!(engine, ctx, head, "Tensor", doc, |x: LazyTensor, dim: INT, w: LazyTensor| {
         |map: Option<&Map>, ctx: &Context| {
             let context = format!("logsumexp(dim={dim}, weight)");
             let opts = options(map, &context, ctx)?;
@@ -259,7 +288,8 @@ fn register_weighted(engine: &mut Engine, ctx: &Rc<Context>) {
         }
     });
     let doc = "x.sumsoftmaxweight(w, dim): Σ exp(x)·w / Σ exp(x) over i (dim 0) or j (dim 1), w a LazyTensor.";
-    with_options!(engine, ctx, "sumsoftmaxweight", doc, |x: LazyTensor, w: LazyTensor, dim: INT| {
+    let head = "sumsoftmaxweight(x: LazyTensor, weight: LazyTensor, dim: int";
+    with_options!(engine, ctx, head, "Tensor", doc, |x: LazyTensor, w: LazyTensor, dim: INT| {
         |map: Option<&Map>, ctx: &Context| {
             let context = format!("sumsoftmaxweight(weight, dim={dim})");
             let opts = options(map, &context, ctx)?;
@@ -297,10 +327,16 @@ fn register_matmul(engine: &mut Engine, ctx: &Rc<Context>) {
     let doc = "K @ v or K.matmul(v): Σ_j K_ij v_j, a tensor (N×E for v of shape M×E, length N for v of length M).";
     for name in ["@", "matmul"] {
         let c = ctx.clone();
-        def!(engine, name, doc, move |k: LazyTensor, v: Dynamic| matmul(&k, &v, &c.options(), &c));
+        let signature = format!("{name}(K: LazyTensor, v: Tensor | array) -> Tensor");
+        def!(engine, signature, doc, move |k: LazyTensor, v: Dynamic| matmul(&k, &v, &c.options(), &c));
     }
     let c = ctx.clone();
-    def!(engine, "matmul", doc, move |k: LazyTensor, v: Dynamic, map: Map| {
-        matmul(&k, &v, &Overrides::parse(&map, "matmul", &[])?.options(&c), &c)
-    });
+    def!(
+        engine,
+        "matmul(K: LazyTensor, v: Tensor | array, options: map) -> Tensor",
+        doc,
+        move |k: LazyTensor, v: Dynamic, map: Map| {
+            matmul(&k, &v, &Overrides::parse(&map, "matmul", &[])?.options(&c), &c)
+        }
+    );
 }

@@ -143,11 +143,17 @@ pub(super) fn register(engine: &mut Engine, ctx: &Rc<Context>) {
                Options: K.solve(b, alpha, #{tol: 1e-6, max_iter: 1000, backend: .., dtype_acc: .., sum_scheme: ..}).\n\
                Prints a warning if it does not converge. The result is not differentiable.";
     let c = ctx.clone();
-    def!(engine, "solve", doc, move |k: LazyTensor, b: Dynamic, alpha: Dynamic| {
-        solve(&k, &b, &alpha, &DEFAULT_STOP, &Overrides::default(), &c)
-    });
+    def!(
+        engine,
+        "solve(K: LazyTensor, b: Tensor | array, alpha: number) -> Tensor",
+        doc,
+        move |k: LazyTensor, b: Dynamic, alpha: Dynamic| {
+            solve(&k, &b, &alpha, &DEFAULT_STOP, &Overrides::default(), &c)
+        }
+    );
     let c = ctx.clone();
-    def!(engine, "solve", doc, move |k: LazyTensor, b: Dynamic, alpha: Dynamic, map: Map| {
+    let signature = "solve(K: LazyTensor, b: Tensor | array, alpha: number, options: map) -> Tensor";
+    def!(engine, signature, doc, move |k: LazyTensor, b: Dynamic, alpha: Dynamic, map: Map| {
         let over = Overrides::parse(&map, CONTEXT, &["tol", "max_iter"])?;
         solve(&k, &b, &alpha, &stop_from(&map)?, &over, &c)
     });

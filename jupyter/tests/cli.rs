@@ -1,0 +1,144 @@
+//! The built `noyau` binary: scripts, notebooks (outputs in order, figures written), the REPL, help and exit codes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A fresh folder for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("noyau-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write a test file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn noyau(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noyau"))
+        .args(args)
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("noyau runs");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("noyau finishes")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn arg(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+#[test]
+fn a_passing_script_exits_zero() {
+    let dir = TempDir::new("pass");
+    let script = dir.write("ok.rhai", "let x = tensor([1.0, 2.0]);\nprint(x.sum());\nassert_close(x.sum(), 3.0);\n");
+    let out = noyau(&["run", arg(&script)], None);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "tensor(3., dtype=float32)\n");
+}
+
+#[test]
+fn a_failing_script_exits_non_zero_with_the_position() {
+    let dir = TempDir::new("fail");
+    let script = dir.write("bad.rhai", "let x = ones(2, 3);\n\nlet y = x.sum(4);\nprint(\"not reached\");\n");
+    let out = noyau(&["run", arg(&script)], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.rhai:3:11: sum(dim=4): dim must be"), "{err}");
+    assert!(err.contains("    let y = x.sum(4);\n              ^"), "{err}");
+    assert!(!text(&out.stdout).contains("not reached"));
+}
+
+/// A notebook JSON with the given cells (cell type, source).
+fn notebook(cells: &[(&str, &str)]) -> String {
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .map(|(kind, source)| serde_json::json!({"cell_type": kind, "metadata": {}, "source": source}))
+        .collect();
+    serde_json::json!({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}).to_string()
+}
+
+#[test]
+fn a_notebook_prints_outputs_in_order_and_writes_figures() {
+    let dir = TempDir::new("notebook");
+    let nb = dir.write(
+        "nb.ipynb",
+        &notebook(&[
+            ("markdown", "# A title"),
+            ("code", "let x = tensor([1.0, 2.0]);\nprint(\"hello\");"),
+            ("code", "x.sum()"),
+            ("code", "%%rust\nlet v = 1;"),
+            // The first bytes of a PNG file, as base64: the figure is written as given.
+            ("code", "display(#{\"image/png\": \"iVBORw0KGgo=\", \"text/plain\": \"<figure>\"});"),
+            ("code", "\"last\""),
+        ]),
+    );
+    let out = noyau(&["run", arg(&nb)], None);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let fig = dir.0.join("nb-fig1.png");
+    assert_eq!(
+        text(&out.stdout),
+        format!("hello\ntensor(3., dtype=float32)\n[figure {}]\n\"last\"\n", fig.display())
+    );
+    assert_eq!(std::fs::read(&fig).expect("the figure file"), b"\x89PNG\r\n\x1a\n");
+    assert!(text(&out.stderr).contains("cell 4: %%rust cells are not supported yet; skipped"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_notebook_error_names_the_cell_and_stops() {
+    let dir = TempDir::new("notebook-error");
+    let nb = dir.write("nb.ipynb", &notebook(&[("code", "let x = 1;"), ("code", "let y = x.foo();"), ("code", "print(\"after\")")]));
+    let out = noyau(&["run", arg(&nb)], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("nb.ipynb:cell 2:1:11: "), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("after"));
+}
+
+#[test]
+fn the_repl_continues_incomplete_input_and_prints_values() {
+    let out = noyau(&["repl"], Some("fn double(v) {\n  v * 2\n}\ndouble(tensor([1.0, 2.0]))\nlet a = [1,\n 2];\na\nnope()\n21 * 2\n"));
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("tensor([2., 4.], dtype=float32)\n[1, 2]\n42\n"), "{stdout}");
+    assert!(text(&out.stderr).contains("no function nope"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn help_usage_and_exit_codes() {
+    let out = noyau(&["--help"], None);
+    assert!(out.status.success() && text(&out.stdout).contains("noyau run SCRIPT.rhai"));
+    let out = noyau(&["help", "sum"], None);
+    assert!(out.status.success() && text(&out.stdout).contains("sum(x: Tensor, dim: int) -> Tensor"));
+    let out = noyau(&["help"], None);
+    assert!(out.status.success() && text(&out.stdout).contains("Functions:"));
+    assert_eq!(noyau(&["help", "sumn"], None).status.code(), Some(1));
+    assert_eq!(noyau(&[], None).status.code(), Some(2));
+    assert_eq!(noyau(&["frobnicate"], None).status.code(), Some(2));
+    let out = noyau(&["run", "/no/such/script.rhai"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read /no/such/script.rhai"), "{}", text(&out.stderr));
+}
