@@ -35,6 +35,8 @@ fn lazytensor_errors() {
         "Pm(x)",
         "Vi(x)[3]",
         "Vi(x)[1..5]",
+        "Vi(x)[-9223372036854775808..9223372036854775807]",
+        "Vi(x) ** 9223372036854775807",
         "Vi(x).norm(0)",
         "Vi(x).one_hot(4)",
         "Vi(x).weightedsqnorm(Pm(w).concat(Pm(w)))",
@@ -79,6 +81,10 @@ fn lazytensor_errors() {
             => x_i[3]: index 3 is out of range for dimension 3
         Vi(x)[1..5]
             => x_i.extract(1, 4): components 1..5 out of range for a vector of dimension 3
+        Vi(x)[-9223372036854775808..9223372036854775807]
+            => x_i.extract(-9223372036854775808, 9223372036854775807): the start must be a non-negative integer, got -9223372036854775808
+        Vi(x) ** 9223372036854775807
+            => x_i ** 9223372036854775807: the exponent is too large
         Vi(x).norm(0)
             => x_i.norm(0): LazyTensors have norms along their last dimension only: use norm(-1)
         Vi(x).one_hot(4)

@@ -361,14 +361,14 @@ fn register_parametrised(engine: &mut Engine, ctx: &Rc<Context>) {
         engine,
         "index$get$(x: LazyTensor, r: range) -> LazyTensor",
         index_doc,
-        move |x: &mut LazyTensor, r: std::ops::Range<INT>| extract(x, r.start, r.end - r.start)
+        move |x: &mut LazyTensor, r: std::ops::Range<INT>| extract(x, r.start, r.end.saturating_sub(r.start))
     );
     def!(
         engine,
         "index$get$(x: LazyTensor, r: range=) -> LazyTensor",
         index_doc,
         move |x: &mut LazyTensor, r: std::ops::RangeInclusive<INT>| {
-            extract(x, *r.start(), *r.end() - *r.start() + 1)
+            extract(x, *r.start(), r.end().saturating_sub(*r.start()).saturating_add(1))
         }
     );
     def!(
