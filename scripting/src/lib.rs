@@ -10,6 +10,7 @@ pub mod error;
 pub mod genred_api;
 pub mod help;
 pub mod lazy;
+pub mod plot;
 pub mod session;
 pub mod tensor_api;
 pub mod values;
@@ -28,4 +29,5 @@ pub fn register_all(engine: &mut Engine, ctx: &Rc<Context>) {
     genred_api::register(engine, ctx);
     checks::register(engine, ctx);
     help::register(engine, ctx);
+    plot::register(engine, ctx);
 }
