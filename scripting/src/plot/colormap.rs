@@ -159,7 +159,9 @@ impl Colormap {
         }
     }
 
-    /// The colour at `t` in [0, 1] (clamped; NaN gives the low end, as matplotlib's "bad" colour would be arbitrary).
+    /// The colour at `t` in [0, 1], clamped: 0 and 1 give the first and last colours of
+    /// matplotlib's tables (viridis #440154 → #fde725, plasma #0d0887 → #f0f921, inferno
+    /// #000004 → #fcffa4, magma #000004 → #fcfdbf, coolwarm #3b4cc0 → #b40426, gray black → white).
     pub fn at(self, t: f64) -> Color {
         let table = self.table();
         let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };

@@ -65,7 +65,11 @@ impl ColorScale {
         ColorScale { cmap, vmin, vmax, colorbar }
     }
 
+    /// The colour of `v`; NaN is transparent, so missing values show the background as in matplotlib.
     pub fn color(&self, v: f64) -> Color {
+        if v.is_nan() {
+            return Color::WHITE.with_alpha(0.0);
+        }
         self.cmap.at((v - self.vmin) / (self.vmax - self.vmin))
     }
 }

@@ -19,4 +19,4 @@ pub mod ticks;
 pub use api::register;
 pub use colormap::{Color, Colormap};
 pub use figure::{Axes, Figure, Item};
-pub use output::{base64, save, to_png, to_svg};
+pub use output::{base64, save, to_png, to_rgb, to_svg};

@@ -28,8 +28,8 @@ fn check_size(fig: &Figure) -> Result<(), String> {
     }
 }
 
-/// The figure as a PNG file's bytes.
-pub fn to_png(fig: &Figure) -> Result<Vec<u8>, String> {
+/// The figure's pixels: RGB, 3 bytes each, row by row from the top (`fig.width × fig.height`).
+pub fn to_rgb(fig: &Figure) -> Result<Vec<u8>, String> {
     ensure_font()?;
     check_size(fig)?;
     let (w, h) = (fig.width, fig.height);
@@ -40,7 +40,12 @@ pub fn to_png(fig: &Figure) -> Result<Vec<u8>, String> {
         draw(fig, &Canvas { area: &area, vector: false })?;
         area.present().map_err(|e| format!("drawing failed: {e}"))?;
     }
-    encode_png(&rgb, w, h)
+    Ok(rgb)
+}
+
+/// The figure as a PNG file's bytes.
+pub fn to_png(fig: &Figure) -> Result<Vec<u8>, String> {
+    encode_png(&to_rgb(fig)?, fig.width, fig.height)
 }
 
 /// The figure as an SVG document.

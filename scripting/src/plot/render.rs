@@ -7,7 +7,7 @@
 use super::canvas::{Canvas, Drawn, Rect, VAlign};
 use super::colormap::Color;
 use super::figure::{Axes, ColorScale, Figure, Heatmap, Item, Paint, Range};
-use super::ticks::ticks;
+use super::ticks::{signed, ticks, Ticks};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::HPos;
 
@@ -39,8 +39,12 @@ pub fn draw<DB: DrawingBackend>(fig: &Figure, c: &Canvas<DB>) -> Result<Vec<Imag
     let (w, h) = (fig.width as f64, fig.height as f64);
     let mut top = 0.0;
     if let Some(t) = &fig.title {
-        c.text(t, (w / 2.0, 2.0 * PAD), SUPTITLE, HPos::Center, VAlign::Top, false, Color::BLACK)?;
-        top = 3.0 * PAD + SUPTITLE;
+        let lines = wrap(c, t, SUPTITLE, w - 4.0 * PAD);
+        for (k, line) in lines.iter().enumerate() {
+            let y = 2.0 * PAD + k as f64 * LINE * SUPTITLE;
+            c.text(line, (w / 2.0, y), SUPTITLE, HPos::Center, VAlign::Top, false, Color::BLACK)?;
+        }
+        top = 3.0 * PAD + SUPTITLE + (lines.len() - 1) as f64 * LINE * SUPTITLE;
     }
     let (pw, ph) = (w / fig.ncols as f64, (h - top) / fig.nrows as f64);
     let mut slots = Vec::new();
@@ -52,14 +56,35 @@ pub fn draw<DB: DrawingBackend>(fig: &Figure, c: &Canvas<DB>) -> Result<Vec<Imag
     Ok(slots)
 }
 
+/// Line spacing of wrapped titles, in ems.
+const LINE: f64 = 1.3;
+
+/// `s` cut at spaces into lines no wider than `width` (a single word longer than that stays whole).
+fn wrap<DB: DrawingBackend>(c: &Canvas<DB>, s: &str, em: f64, width: f64) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in s.split(' ') {
+        match lines.last_mut() {
+            Some(line) if c.text_width(&format!("{line} {word}"), em) <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
 /// Where a panel's parts go, for given limits.
 struct Layout {
+    panel: Rect,
+    /// The panel title, wrapped to the panel's width.
+    title: Vec<String>,
     plot: Rect,
     x: Range,
     y: Range,
-    xticks: Vec<(f64, String)>,
-    yticks: Vec<(f64, String)>,
-    bar_ticks: Vec<(f64, String)>,
+    xticks: Ticks,
+    yticks: Ticks,
+    bar_ticks: Ticks,
     y_down: bool,
 }
 
@@ -72,16 +97,16 @@ impl Layout {
     }
 }
 
-fn widest<DB: DrawingBackend>(c: &Canvas<DB>, labels: &[(f64, String)], size: f64) -> f64 {
-    labels.iter().map(|(_, s)| c.text_width(s, size)).fold(0.0, f64::max)
+fn widest<DB: DrawingBackend>(c: &Canvas<DB>, t: &Ticks, size: f64) -> f64 {
+    t.marks.iter().map(|(_, s)| c.text_width(s, size)).fold(0.0, f64::max)
 }
 
 /// The most x ticks whose labels fit side by side in `width` with room between them.
-fn fitting_xticks<DB: DrawingBackend>(c: &Canvas<DB>, x: Range, width: f64) -> Vec<(f64, String)> {
+fn fitting_xticks<DB: DrawingBackend>(c: &Canvas<DB>, x: Range, width: f64) -> Ticks {
     let mut n = ((width / 50.0) as usize).clamp(2, 12);
     loop {
         let t = ticks(x.0, x.1, n);
-        let needed: f64 = t.iter().map(|(_, s)| c.text_width(s, TICK) + 2.0 * TICK).sum();
+        let needed: f64 = t.marks.iter().map(|(_, s)| c.text_width(s, TICK) + 2.0 * TICK).sum();
         if needed <= width || n <= 2 {
             return t;
         }
@@ -95,11 +120,18 @@ fn tick_count(len: f64) -> usize {
 }
 
 fn layout<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, panel: Rect, x: Range, y: Range) -> Layout {
-    let top = PAD + if ax.title.is_some() { TITLE + 2.0 * PAD } else { PAD };
-    let bottom = TICK_LEN + 2.0 * PAD + TICK + if ax.xlabel.is_some() { LABEL + PAD } else { 0.0 } + PAD;
+    // A power of ten shared by tick labels depends only on the range's magnitude; it needs a line
+    // above the panel (y, colour bar) or below it (x, beside the x label).
+    let scaled = |r: Range| ticks(r.0, r.1, 2).exponent.is_some();
+    let above = scaled(y) || ax.colorbar().is_some_and(|s| scaled((s.vmin, s.vmax)));
+    let title = ax.title.as_ref().map_or(Vec::new(), |t| wrap(c, t, TITLE, panel.w - 2.0 * PAD));
+    let title_h = TITLE + (title.len().max(1) - 1) as f64 * LINE * TITLE;
+    let top = PAD + if !title.is_empty() { title_h + 2.0 * PAD } else if above { TICK + 2.0 * PAD } else { 2.0 * PAD };
+    let below = if ax.xlabel.is_some() || scaled(x) { LABEL + PAD } else { 0.0 };
+    let bottom = TICK_LEN + 2.0 * PAD + TICK + below + PAD;
     let plot_h = (panel.h - top - bottom).max(10.0);
     let yticks = ticks(y.0, y.1, tick_count(plot_h));
-    let bar_ticks = ax.colorbar().map_or(Vec::new(), |s| ticks(s.vmin, s.vmax, tick_count(plot_h)));
+    let bar_ticks = ax.colorbar().map_or(Ticks::default(), |s| ticks(s.vmin, s.vmax, tick_count(plot_h)));
     let left = 2.0 * PAD + if ax.ylabel.is_some() { LABEL + PAD } else { 0.0 } + widest(c, &yticks, TICK) + PAD + TICK_LEN;
     let right = match ax.colorbar() {
         Some(s) => {
@@ -112,7 +144,7 @@ fn layout<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, panel: Rect, x: Range, 
     let plot_w = (panel.w - left - right).max(10.0);
     let plot = Rect { x: panel.x + left, y: panel.y + top, w: plot_w, h: plot_h };
     let xticks = fitting_xticks(c, x, plot_w);
-    Layout { plot, x, y, xticks, yticks, bar_ticks, y_down: ax.y_down }
+    Layout { panel, title, plot, x, y, xticks, yticks, bar_ticks, y_down: ax.y_down }
 }
 
 /// The layout with equal scales if asked: panels keep their box and widen one range (as
@@ -138,7 +170,7 @@ fn fitted_layout<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, panel: Rect) -> 
         }
         l.xticks = fitting_xticks(c, x, l.plot.w);
         l.yticks = ticks(y.0, y.1, tick_count(l.plot.h));
-        l.bar_ticks = ax.colorbar().map_or(Vec::new(), |s| ticks(s.vmin, s.vmax, tick_count(l.plot.h)));
+        l.bar_ticks = ax.colorbar().map_or(Ticks::default(), |s| ticks(s.vmin, s.vmax, tick_count(l.plot.h)));
         return l;
     }
     // Twice, because widening y may widen its tick labels and so narrow the box.
@@ -155,11 +187,11 @@ fn draw_axes<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, panel: Rect, slots: 
     let l = fitted_layout(c, ax, panel);
     let p = l.plot;
     if ax.grid {
-        for (v, _) in &l.xticks {
+        for (v, _) in &l.xticks.marks {
             let x = l.to_px([*v, l.y.0]).0;
             c.polyline(&[(x, p.y), (x, p.bottom())], &p, GRID, 1.0)?;
         }
-        for (v, _) in &l.yticks {
+        for (v, _) in &l.yticks.marks {
             let y = l.to_px([l.x.0, *v]).1;
             c.polyline(&[(p.x, y), (p.right(), y)], &p, GRID, 1.0)?;
         }
@@ -185,19 +217,31 @@ fn draw_axes<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, panel: Rect, slots: 
 fn draw_frame<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, l: &Layout) -> Drawn {
     let p = l.plot;
     let outer = Rect { x: p.x - TICK_LEN - 1.0, y: p.y - 1.0, w: p.w + TICK_LEN + 2.0, h: p.h + TICK_LEN + 2.0 };
-    for (v, s) in &l.xticks {
+    for (v, s) in &l.xticks.marks {
         let x = l.to_px([*v, l.y.0]).0;
         c.polyline(&[(x, p.bottom()), (x, p.bottom() + TICK_LEN)], &outer, FRAME, 1.0)?;
         c.text(s, (x, p.bottom() + TICK_LEN + PAD), TICK, HPos::Center, VAlign::Top, false, FRAME)?;
     }
-    for (v, s) in &l.yticks {
+    for (v, s) in &l.yticks.marks {
         let y = l.to_px([l.x.0, *v]).1;
         c.polyline(&[(p.x - TICK_LEN, y), (p.x, y)], &outer, FRAME, 1.0)?;
         c.text(s, (p.x - TICK_LEN - PAD, y), TICK, HPos::Right, VAlign::Middle, false, FRAME)?;
     }
     c.rect(p, FRAME, false)?;
-    if let Some(t) = &ax.title {
-        c.text(t, (p.x + p.w / 2.0, p.y - 2.0 * PAD), TITLE, HPos::Center, VAlign::Bottom, false, FRAME)?;
+    // Powers of ten shared by the tick labels: under the x axis's right end, above the y axis.
+    if let Some(e) = l.xticks.exponent {
+        let y = p.bottom() + TICK_LEN + 2.0 * PAD + TICK + PAD;
+        power_of_ten(c, e, (p.right(), y + 0.4 * TICK), true)?;
+    }
+    if let Some(e) = l.yticks.exponent {
+        power_of_ten(c, e, (p.x, p.y - PAD), false)?;
+    }
+    // Centred on the plot, but kept inside the panel when long.
+    for (k, line) in l.title.iter().enumerate() {
+        let half = c.text_width(line, TITLE) / 2.0;
+        let x = (p.x + p.w / 2.0).min(l.panel.right() - PAD - half).max(l.panel.x + PAD + half);
+        let y = p.y - 2.0 * PAD - (l.title.len() - 1 - k) as f64 * LINE * TITLE;
+        c.text(line, (x, y), TITLE, HPos::Center, VAlign::Bottom, false, FRAME)?;
     }
     if let Some(s) = &ax.xlabel {
         let y = p.bottom() + TICK_LEN + 2.0 * PAD + TICK + PAD;
@@ -208,6 +252,19 @@ fn draw_frame<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, l: &Layout) -> Draw
         c.text(s, (x, p.y + p.h / 2.0), LABEL, HPos::Center, VAlign::Bottom, true, FRAME)?;
     }
     Ok(())
+}
+
+/// "×10" with a raised exponent, its baseline at `y`, starting at `x` (or ending there with `right`).
+/// Superscript characters would be too small to read at tick label size.
+fn power_of_ten<DB: DrawingBackend>(c: &Canvas<DB>, e: i32, (x, y): (f64, f64), right: bool) -> Drawn {
+    let (base, exp, small) = ("×10", signed(e), 0.75 * TICK);
+    let w = c.text_width(base, TICK) + c.text_width(&exp, small);
+    let x = if right { x - w } else { x };
+    // Anchors are the cap tops: the base's sits a cap height above the baseline, the exponent's higher.
+    let cap = super::text::CAP_HEIGHT;
+    c.text(base, (x, y - cap * TICK), TICK, HPos::Left, VAlign::Top, false, FRAME)?;
+    let xe = x + c.text_width(base, TICK) + 1.0;
+    c.text(&exp, (xe, y - cap * TICK - 0.4 * small), small, HPos::Left, VAlign::Top, false, FRAME)
 }
 
 fn draw_item<DB: DrawingBackend>(c: &Canvas<DB>, l: &Layout, item: &Item) -> Drawn {
@@ -327,10 +384,13 @@ fn draw_colorbar<DB: DrawingBackend>(c: &Canvas<DB>, l: &Layout, s: &ColorScale)
     }
     c.rect(bar, FRAME, false)?;
     let clip = Rect { w: bar.w + TICK_LEN + 1.0, ..bar };
-    for (v, label) in &l.bar_ticks {
+    for (v, label) in &l.bar_ticks.marks {
         let y = bar.bottom() - (v - s.vmin) / (s.vmax - s.vmin) * bar.h;
         c.polyline(&[(bar.right(), y), (bar.right() + TICK_LEN, y)], &clip, FRAME, 1.0)?;
         c.text(label, (bar.right() + TICK_LEN + PAD, y), TICK, HPos::Left, VAlign::Middle, false, FRAME)?;
+    }
+    if let Some(e) = l.bar_ticks.exponent {
+        power_of_ten(c, e, (bar.x, bar.y - PAD), false)?;
     }
     if let Some(label) = s.colorbar.as_deref().filter(|l| !l.is_empty()) {
         let x = bar.right() + TICK_LEN + 2.0 * PAD + widest(c, &l.bar_ticks, TICK) + PAD;
