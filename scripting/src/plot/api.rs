@@ -28,24 +28,18 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
 }
 
 const KINDS: [(&str, Kind, &str); 6] = [
-    ("scatter", Kind::Scatter, "/// Scatter plot of an N×2 tensor x (or of vectors x, y).\n/// Options: c (values coloured through cmap, with a colour bar), cmap (viridis, plasma, inferno, magma, coolwarm, gray), vmin, vmax, colorbar (false or a label), s (marker area in pt², 20), color, alpha, label, and the panel options title, xlabel, ylabel, xlim, ylim, equal, legend, grid.\n/// Alone it returns a new Figure (which also takes width and height); as fig.scatter(...) it draws into the current panel."),
-    ("plot", Kind::Plot, "/// Curves: plot(x, y) with two vectors, plot(y), plot(points) with an N×2 tensor, or plot(paths) with a T×N×2 tensor (N trajectories of T steps, or the lines of a deformed grid).\n/// Options: color, width (pixels), alpha, label, and the panel options."),
+    ("scatter", Kind::Scatter, "/// Scatter plot of an N×2 tensor x (or of vectors x, y).\n/// Options: c (values coloured through cmap, with a colour bar), cmap (viridis, plasma, inferno, magma, coolwarm, gray), vmin, vmax, colorbar (false or a label), s (marker area in pt², 20), color, alpha, label, and the panel options title, xlabel, ylabel, xlim, ylim, equal, legend, grid.\n/// Alone it returns a new 640×480 Figure (figure(#{width, height}) sets another size); as fig.scatter(...) it draws into the current panel."),
+    ("plot", Kind::Plot, "/// Curves: plot(x, y) with two vectors, plot(y), plot(points) with an N×2 tensor, or plot(paths) with a T×N×2 tensor (N trajectories of T steps, or the lines of a deformed grid).\n/// Options: color, linewidth (pixels, 2), alpha, label, and the panel options."),
     ("heatmap", Kind::Heatmap, "/// A 2-D tensor z (rows × columns) as coloured cells, with a colour bar.\n/// Row i covers y_i, so that z[i][j] = f(x_j, y_i) on a grid looks like f: row 0 is at the bottom (as imshow(origin=\"lower\")); origin: \"upper\" turns the y axis downwards to put it at the top.\n/// Options: extent [x0, x1, y0, y1] (default: cell centres on integers), cmap, vmin, vmax, colorbar (false or a label), origin, and the panel options."),
     ("imshow", Kind::Heatmap, "/// Same as heatmap: row 0 at the bottom unless origin: \"upper\" (matplotlib's imshow puts it at the top by default)."),
-    ("quiver", Kind::Quiver, "/// Arrows from the points x (N×2) along the vectors v (N×2), drawn as x → x + scale·v in data units.\n/// Options: color, scale (1), width, alpha, label, and the panel options."),
-    ("segments", Kind::Segments, "/// Segments a_k → b_k between two N×2 tensors, e.g. matched points.\n/// With alpha an N×M matrix (a transport plan), draws every a_i → b_j with opacity alpha[i][j] / max(alpha).\n/// Options: color, alpha (a number, one per segment, or a plan), width, label, and the panel options."),
+    ("quiver", Kind::Quiver, "/// Arrows from the points x (N×2) along the vectors v (N×2), drawn as x → x + scale·v in data units.\n/// Options: color, scale (1), linewidth (1), alpha, label, and the panel options."),
+    ("segments", Kind::Segments, "/// Segments a_k → b_k between two N×2 tensors, e.g. matched points.\n/// With alpha an N×M matrix (a transport plan), draws every a_i → b_j with opacity alpha[i][j] / max(alpha).\n/// Options: color, alpha (a number, one per segment, or a plan), linewidth (1), label, and the panel options."),
 ];
 
 fn new_figure_from(ctx: &Context, name: &'static str, kind: Kind, args: Vec<Dynamic>) -> RhaiResult<Figure> {
-    let (args, map) = split_options(args);
-    let map = map.unwrap_or_default();
-    let keys: Vec<&str> = kind.keys().iter().copied().chain(["width", "height"]).collect();
-    let opts = Opts::new(name, map, &keys, true)?;
     let (w, h) = Figure::default_size(1, 1);
-    let width = opts.count("width", 50, super::figure::MAX_SIDE as i64)?.map_or(w, |v| v as u32);
-    let height = opts.count("height", 50, super::figure::MAX_SIDE as i64)?.map_or(h, |v| v as u32);
-    let mut fig = Figure::new(1, 1, width, height);
-    add(fig.ax(), kind, &args, &opts, ctx)?;
+    let mut fig = Figure::new(1, 1, w, h);
+    add_to(ctx, &mut fig, name, kind, args)?;
     Ok(fig)
 }
 

@@ -22,9 +22,9 @@ impl Kind {
     pub fn keys(self) -> &'static [&'static str] {
         match self {
             Kind::Scatter => &["c", "cmap", "vmin", "vmax", "colorbar", "s", "color", "alpha", "label"],
-            Kind::Plot => &["color", "width", "alpha", "label"],
-            Kind::Quiver => &["color", "scale", "width", "alpha", "label"],
-            Kind::Segments => &["color", "alpha", "width", "label"],
+            Kind::Plot => &["color", "linewidth", "alpha", "label"],
+            Kind::Quiver => &["color", "scale", "linewidth", "alpha", "label"],
+            Kind::Segments => &["color", "alpha", "linewidth", "label"],
             Kind::Heatmap => &["extent", "cmap", "vmin", "vmax", "colorbar", "origin"],
         }
     }
@@ -180,7 +180,7 @@ fn scatter(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> RhaiR
 fn line_style(ax: &mut Axes, opts: &Opts, width: f64) -> RhaiResult<(super::colormap::Color, f64)> {
     let color = opts.color("color")?.unwrap_or_else(|| ax.next_color());
     let alpha = opts.num("alpha")?.unwrap_or(1.0).clamp(0.0, 1.0);
-    Ok((color.with_alpha(alpha), opts.positive("width")?.unwrap_or(width)))
+    Ok((color.with_alpha(alpha), opts.positive("linewidth")?.unwrap_or(width)))
 }
 
 fn plot(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> RhaiResult<Item> {
@@ -219,7 +219,7 @@ fn segments(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> Rhai
     let a = data(&args[0], ctx, func)?.points(func, "a")?;
     let b = data(&args[1], ctx, func)?.points(func, "b")?;
     let color = opts.color("color")?.unwrap_or_else(|| ax.next_color());
-    let width = opts.positive("width")?.unwrap_or(1.0);
+    let width = opts.positive("linewidth")?.unwrap_or(1.0);
     let alpha = match opts.get("alpha") {
         None => None,
         Some(d) if d.is_float() || d.is_int() => Some(Data { shape: vec![], values: vec![opts.num("alpha")?.unwrap_or(1.0)] }),

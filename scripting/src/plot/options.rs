@@ -19,7 +19,11 @@ impl Opts {
     pub fn new(func: &'static str, map: Map, known: &[&str], axes: bool) -> RhaiResult<Opts> {
         let all: Vec<&str> = known.iter().copied().chain(if axes { AXES_KEYS.to_vec() } else { vec![] }).collect();
         if let Some(bad) = map.keys().find(|k| !all.contains(&k.as_str())) {
-            let hint = if ["width", "height"].contains(&bad.as_str()) { " (the size of a figure is set by figure(#{width, height}) or the first plot)" } else { "" };
+            let hint = match bad.as_str() {
+                "width" | "height" => " (a figure's size is set by figure(#{width, height}); a line's width is linewidth)",
+                "lw" => " (the line width is linewidth)",
+                _ => "",
+            };
             return Err(rt(func, format!("unknown option \"{bad}\"{hint}: the options are {}", all.join(", "))));
         }
         Ok(Opts { func, map })
@@ -65,7 +69,8 @@ impl Opts {
             None => Ok(None),
             Some(d) => match d.as_int() {
                 Ok(v) if (lo..=hi).contains(&v) => Ok(Some(v)),
-                _ => self.wrong(key, &format!("an integer from {lo} to {hi}"), d),
+                Ok(v) => Err(rt(self.func, format!("option \"{key}\" must be an integer from {lo} to {hi}, got {v}"))),
+                Err(_) => self.wrong(key, &format!("an integer from {lo} to {hi}"), d),
             },
         }
     }
