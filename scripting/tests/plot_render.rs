@@ -176,8 +176,10 @@ fn mistakes_are_explained() {
         ("plot([0, 1], #{width: 3})", "plot: unknown option \"width\" (a figure's size is set by figure(#{width, height}); a line's width is linewidth)"),
         ("let f = figure(); f.xlim(1, 0)", "xlim: the limits must be finite with low < high"),
         ("let f = figure(); f.colorbar(\"x\")", "colorbar: the current panel has nothing coloured by values"),
-        ("figure(#{width: 10})", "figure: option \"width\" must be an integer from 50 to 8000, got 10"),
-        ("scatter([[0, 0]], #{s: -1})", "option \"s\" must be positive"),
+        ("figure(#{width: 10})", "figure: option \"width\" must be an integer from 50 to 6000, got 10"),
+        ("scatter([[0, 0]], #{s: -1})", "option \"s\" must be positive and at most 10000, got -1"),
+        ("plot([0, 1], #{linewidth: 1e9})", "option \"linewidth\" must be positive and at most 50"),
+        ("plot([0, 1], #{xlim: [0, 1e308 * 10]})", "option \"xlim\" must be"),
     ];
     for (src, expected) in cases {
         let e = error(src);
@@ -199,4 +201,38 @@ fn automatic_limits_and_aspect() {
     assert!(!figure("scatter([0, 1], [0, 5])").axes[0].equal_aspect(), "two vectors are a graph, not a shape");
     let image = figure("heatmap([[1, 2]], #{extent: [0, 2, 0, 1]})");
     assert_eq!(image.axes[0].limits(), ((0.0, 2.0), (0.0, 1.0)), "images fill their extent");
+}
+
+#[test]
+fn tensors_of_either_dtype_are_accepted() {
+    // The tensor functions are registered elsewhere; here tensors come in through the scope.
+    let ctx = noyau_scripting::Context::new(noyau_scripting::session::terminal_sink());
+    let mut engine = rhai::Engine::new();
+    plot::register(&mut engine, &ctx);
+    let mut scope = rhai::Scope::new();
+    let points: Vec<f32> = (0..20).map(|k| (k as f32 * 0.7).sin()).collect();
+    scope.push("x", noyau_engine::Tensor::from_vec(points, &[10, 2]).unwrap());
+    // A reduction's result is N×1, as f = K_ij.sum(dim=1) in the notebooks.
+    scope.push("f", noyau_engine::Tensor::from_vec((0..10).map(f64::from).collect(), &[10, 1]).unwrap());
+    scope.push("z", noyau_engine::Tensor::from_vec(vec![0.0f32; 12], &[3, 4]).unwrap());
+    let fig: Figure = engine.eval_with_scope(&mut scope, "let fig = scatter(x, #{c: f}); fig.heatmap(z); fig").unwrap();
+    assert_eq!(fig.to_string(), "<Figure 640×480, 1 panel: scatter+heatmap+colorbar>");
+    assert!(plot::to_png(&fig).is_ok());
+}
+
+#[test]
+fn extreme_values_render_without_failing() {
+    let nan = "(0.0 / 0.0)";
+    for src in [
+        "scatter([[1e308, -1e308], [-1e308, 1e308]], #{c: [1e308, -1e308]})".to_string(),
+        format!("plot([0, 1, 2], [1, {nan}, 2])"),
+        format!("heatmap([[{nan}, 1], [2, 3]])"),
+        "heatmap([[5, 5], [5, 5]])".to_string(),
+        "quiver([[0, 0]], [[0, 0]])".to_string(),
+        "segments([[0, 0]], [[0, 0]])".to_string(),
+        "figure(#{nrows: 10, ncols: 10, width: 200, height: 200})".to_string(),
+    ] {
+        let fig = figure(&src);
+        assert!(plot::to_png(&fig).is_ok() && plot::to_svg(&fig).is_ok(), "{src}");
+    }
 }

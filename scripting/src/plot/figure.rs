@@ -231,7 +231,7 @@ impl Axes {
 }
 
 /// The largest figure side in pixels, which keeps a typo from allocating gigabytes.
-pub const MAX_SIDE: u32 = 8000;
+pub const MAX_SIDE: u32 = 6000;
 
 impl Figure {
     /// An empty figure of `nrows × ncols` panels; sizes are checked by the caller's options.

@@ -171,7 +171,7 @@ fn scatter(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> RhaiR
         }
     };
     // s is the marker's area in square points, as in matplotlib (at 100 dpi).
-    let s = opts.positive("s")?.unwrap_or(20.0);
+    let s = opts.positive("s", 10000.0)?.unwrap_or(20.0);
     let radius = s.sqrt() / 2.0 * 100.0 / 72.0;
     let alpha = opts.num("alpha")?.unwrap_or(1.0).clamp(0.0, 1.0);
     Ok(Item::Scatter { points, paint, radius, alpha, label: opts.string("label")?, cloud })
@@ -180,7 +180,7 @@ fn scatter(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> RhaiR
 fn line_style(ax: &mut Axes, opts: &Opts, width: f64) -> RhaiResult<(super::colormap::Color, f64)> {
     let color = opts.color("color")?.unwrap_or_else(|| ax.next_color());
     let alpha = opts.num("alpha")?.unwrap_or(1.0).clamp(0.0, 1.0);
-    Ok((color.with_alpha(alpha), opts.positive("linewidth")?.unwrap_or(width)))
+    Ok((color.with_alpha(alpha), opts.positive("linewidth", 50.0)?.unwrap_or(width)))
 }
 
 fn plot(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> RhaiResult<Item> {
@@ -210,7 +210,7 @@ fn quiver(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> RhaiRe
     let vectors = data(&args[1], ctx, func)?.points(func, "v")?;
     same_len(func, ("x", points.len()), ("v", vectors.len()))?;
     let (color, width) = line_style(ax, opts, 1.0)?;
-    let scale = opts.positive("scale")?.unwrap_or(1.0);
+    let scale = opts.positive("scale", f64::MAX)?.unwrap_or(1.0);
     Ok(Item::Quiver { points, vectors, scale, color, width, label: opts.string("label")? })
 }
 
@@ -219,7 +219,7 @@ fn segments(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> Rhai
     let a = data(&args[0], ctx, func)?.points(func, "a")?;
     let b = data(&args[1], ctx, func)?.points(func, "b")?;
     let color = opts.color("color")?.unwrap_or_else(|| ax.next_color());
-    let width = opts.positive("linewidth")?.unwrap_or(1.0);
+    let width = opts.positive("linewidth", 50.0)?.unwrap_or(1.0);
     let alpha = match opts.get("alpha") {
         None => None,
         Some(d) if d.is_float() || d.is_int() => Some(Data { shape: vec![], values: vec![opts.num("alpha")?.unwrap_or(1.0)] }),

@@ -55,10 +55,11 @@ impl Opts {
         }
     }
 
-    /// A number that must be positive (sizes, widths, scales).
-    pub fn positive(&self, key: &str) -> RhaiResult<Option<f64>> {
+    /// A positive number up to `max` (sizes and widths in pixels are bounded so that a typo
+    /// cannot make drawing take minutes).
+    pub fn positive(&self, key: &str, max: f64) -> RhaiResult<Option<f64>> {
         match self.num(key)? {
-            Some(v) if v <= 0.0 => Err(rt(self.func, format!("option \"{key}\" must be positive, got {v}"))),
+            Some(v) if v <= 0.0 || v > max => Err(rt(self.func, format!("option \"{key}\" must be positive and at most {max}, got {v}"))),
             v => Ok(v),
         }
     }
@@ -95,7 +96,7 @@ impl Opts {
         let Some(d) = self.get(key) else { return Ok(None) };
         let v = numbers(d).filter(|v| v.len() == 2);
         match v {
-            Some(v) if v[0] < v[1] => Ok(Some((v[0], v[1]))),
+            Some(v) if v[0] < v[1] && (v[1] - v[0]).is_finite() => Ok(Some((v[0], v[1]))),
             Some(v) => Err(rt(self.func, format!("option \"{key}\" must be [low, high] with low < high, got [{}, {}]", v[0], v[1]))),
             None => self.wrong(key, "[low, high]", d),
         }
@@ -105,7 +106,7 @@ impl Opts {
     pub fn extent(&self, key: &str) -> RhaiResult<Option<[f64; 4]>> {
         let Some(d) = self.get(key) else { return Ok(None) };
         match numbers(d).filter(|v| v.len() == 4) {
-            Some(v) if v[0] < v[1] && v[2] < v[3] => Ok(Some([v[0], v[1], v[2], v[3]])),
+            Some(v) if v[0] < v[1] && v[2] < v[3] && (v[1] - v[0] + v[3] - v[2]).is_finite() => Ok(Some([v[0], v[1], v[2], v[3]])),
             _ => Err(rt(self.func, format!("option \"{key}\" must be [x0, x1, y0, y1] with x0 < x1 and y0 < y1, got {d}"))),
         }
     }

@@ -68,11 +68,18 @@ pub fn to_svg(fig: &Figure) -> Result<String, String> {
 /// Replaces a heatmap's placeholder rectangle by a nested `<svg>` (which clips to the visible
 /// part) holding the heatmap as a pixelated PNG image.
 fn embed_image(svg: &str, slot: &ImageSlot) -> Result<String, String> {
-    let needle = format!("fill=\"{}\"", slot.marker.hex().to_uppercase());
-    let at = svg.find(&needle).or_else(|| svg.find(&format!("fill=\"{}\"", slot.marker.hex())));
-    let start = at.and_then(|k| svg[..k].rfind("<rect"));
-    let end = at.and_then(|k| svg[k..].find("/>").map(|e| k + e + 2));
-    let (Some(start), Some(end)) = (start, end) else {
+    // The placeholder is the rectangle filled with the marker colour (a circle of a user's
+    // colour that happened to match would not be a <rect>).
+    let hex = slot.marker.hex();
+    let placeholder = [hex.to_uppercase(), hex].iter().find_map(|h| {
+        let needle = format!("fill=\"{h}\"");
+        svg.match_indices(&needle).find_map(|(k, _)| {
+            let start = svg[..k].rfind('<')?;
+            let end = k + svg[k..].find("/>")? + 2;
+            svg[start..].starts_with("<rect").then_some((start, end))
+        })
+    });
+    let Some((start, end)) = placeholder else {
         return Err("drawing failed: the SVG heatmap placeholder is missing".to_string());
     };
     let (c, p) = (slot.clip, slot.place);

@@ -12,7 +12,8 @@ pub struct Ticks {
 
 /// Ticks inside [lo, hi], at most about `max_count` of them.
 pub fn ticks(lo: f64, hi: f64, max_count: usize) -> Ticks {
-    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+    // A range wider than f64 can hold has no meaningful ticks (and would overflow the counts below).
+    if !(hi - lo).is_finite() || hi <= lo {
         return Ticks::default();
     }
     let step = nice_step((hi - lo) / max_count.max(1) as f64);
