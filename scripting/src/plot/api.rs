@@ -52,23 +52,49 @@ fn add_to(ctx: &Context, fig: &mut Figure, name: &'static str, kind: Kind, args:
     add(fig.ax(), kind, &args, &opts, ctx)
 }
 
-/// `name(a)`, `name(a, b)`, `name(a, b, c)` returning a new figure, and the same as `Figure` methods.
+/// A registration with its doc comment and readable parameters, the last being the return
+/// type (`help()` and the kernel's completion show them).
+fn reg(name: &str, doc: &str, params: &[&str]) -> FuncRegistration {
+    FuncRegistration::new(name).with_comments([doc]).with_params_info(params)
+}
+
+/// The parameters of a kind's calls, the options map last.
+fn params(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Scatter | Kind::Plot => &["x: Tensor", "y: Tensor", "options: Map"],
+        Kind::Quiver => &["x: Tensor", "v: Tensor", "options: Map"],
+        Kind::Segments => &["a: Tensor", "b: Tensor", "options: Map"],
+        Kind::Heatmap => &["z: Tensor", "options: Map"],
+    }
+}
+
+/// `name(...)` returning a new figure and `fig.name(...)` drawing into it, for each accepted
+/// number of arguments (the data, then optionally the options).
 fn register_kind(engine: &mut Engine, ctx: &Rc<Context>, name: &'static str, kind: Kind, doc: &'static str) {
-    let reg = || FuncRegistration::new(name).with_comments([doc]);
-    let c = ctx.clone();
-    reg().register_into_engine(engine, move |a: Dynamic| new_figure_from(&c, name, kind, vec![a]));
-    let c = ctx.clone();
-    reg().register_into_engine(engine, move |a: Dynamic, b: Dynamic| new_figure_from(&c, name, kind, vec![a, b]));
-    let c = ctx.clone();
-    reg().register_into_engine(engine, move |a: Dynamic, b: Dynamic, d: Dynamic| new_figure_from(&c, name, kind, vec![a, b, d]));
-    let c = ctx.clone();
-    reg().register_into_engine(engine, move |f: &mut Figure, a: Dynamic| add_to(&c, f, name, kind, vec![a]));
-    let c = ctx.clone();
-    reg().register_into_engine(engine, move |f: &mut Figure, a: Dynamic, b: Dynamic| add_to(&c, f, name, kind, vec![a, b]));
-    let c = ctx.clone();
-    reg().register_into_engine(engine, move |f: &mut Figure, a: Dynamic, b: Dynamic, d: Dynamic| {
-        add_to(&c, f, name, kind, vec![a, b, d])
-    });
+    let names = params(kind);
+    let fewest = if matches!(kind, Kind::Quiver | Kind::Segments) { 2 } else { 1 };
+    for n in fewest..=names.len() {
+        let free: Vec<&str> = names[..n].iter().copied().chain(["Figure"]).collect();
+        let method: Vec<&str> = ["fig: &mut Figure"].into_iter().chain(names[..n].iter().copied()).chain(["()"]).collect();
+        let (c, m) = (ctx.clone(), ctx.clone());
+        let (free, method) = (reg(name, doc, &free), reg(name, doc, &method));
+        match n {
+            1 => {
+                free.register_into_engine(engine, move |a: Dynamic| new_figure_from(&c, name, kind, vec![a]));
+                method.register_into_engine(engine, move |f: &mut Figure, a: Dynamic| add_to(&m, f, name, kind, vec![a]));
+            }
+            2 => {
+                free.register_into_engine(engine, move |a: Dynamic, b: Dynamic| new_figure_from(&c, name, kind, vec![a, b]));
+                method.register_into_engine(engine, move |f: &mut Figure, a: Dynamic, b: Dynamic| add_to(&m, f, name, kind, vec![a, b]));
+            }
+            _ => {
+                free.register_into_engine(engine, move |a: Dynamic, b: Dynamic, d: Dynamic| new_figure_from(&c, name, kind, vec![a, b, d]));
+                method.register_into_engine(engine, move |f: &mut Figure, a: Dynamic, b: Dynamic, d: Dynamic| {
+                    add_to(&m, f, name, kind, vec![a, b, d])
+                });
+            }
+        }
+    }
 }
 
 fn figure_from(map: Map) -> RhaiResult<Figure> {
@@ -85,10 +111,9 @@ fn figure_from(map: Map) -> RhaiResult<Figure> {
 }
 
 fn register_figure(engine: &mut Engine) {
-    FuncRegistration::new("figure")
-        .with_comments(["/// A new, empty figure: figure() or figure(#{nrows, ncols, width, height, title}).\n/// Panels are filled with fig.subplot(k) (1-based) or fig.axes(k) (0-based), then fig.scatter(...), fig.heatmap(...), ...\n/// Default size: 560×460 pixels per panel (at least 640×480)."])
-        .register_into_engine(engine, figure_from);
-    FuncRegistration::new("figure").register_into_engine(engine, || figure_from(Map::new()));
+    let doc = "/// A new, empty figure: figure() or figure(#{nrows, ncols, width, height, title}).\n/// Panels are filled with fig.subplot(k) (1-based) or fig.axes(k) (0-based), then fig.scatter(...), fig.heatmap(...), ...\n/// Default size: 560×460 pixels per panel (at least 640×480).";
+    reg("figure", doc, &["options: Map", "Figure"]).register_into_engine(engine, figure_from);
+    reg("figure", doc, &["Figure"]).register_into_engine(engine, || figure_from(Map::new()));
 }
 
 fn text_arg(func: &str, d: &Dynamic) -> RhaiResult<String> {
@@ -108,25 +133,23 @@ fn limits(func: &str, a: &Dynamic, b: &Dynamic) -> RhaiResult<(f64, f64)> {
 }
 
 fn panel_method(engine: &mut Engine, name: &'static str, doc: &'static str, f: fn(&mut Figure, &Dynamic) -> RhaiResult<()>) {
-    FuncRegistration::new(name).with_comments([doc]).register_into_engine(engine, move |fig: &mut Figure, d: Dynamic| f(fig, &d));
+    reg(name, doc, &["fig: &mut Figure", "text: String", "()"]).register_into_engine(engine, move |fig: &mut Figure, d: Dynamic| f(fig, &d));
 }
 
 fn flag_method(engine: &mut Engine, name: &'static str, doc: &'static str, set: fn(&mut Figure, bool)) {
-    FuncRegistration::new(name).with_comments([doc]).register_into_engine(engine, move |fig: &mut Figure| set(fig, true));
-    FuncRegistration::new(name).with_comments([doc]).register_into_engine(engine, move |fig: &mut Figure, on: bool| set(fig, on));
+    reg(name, doc, &["fig: &mut Figure", "()"]).register_into_engine(engine, move |fig: &mut Figure| set(fig, true));
+    reg(name, doc, &["fig: &mut Figure", "on: bool", "()"]).register_into_engine(engine, move |fig: &mut Figure, on: bool| set(fig, on));
 }
 
 fn register_methods(engine: &mut Engine) {
-    FuncRegistration::new("subplot")
-        .with_comments(["/// Makes panel k current, numbered from 1 row by row as plt.subplot(nrows, ncols, k)."])
+    reg("subplot", "/// Makes panel k current, numbered from 1 row by row as plt.subplot(nrows, ncols, k).", &["fig: &mut Figure", "k: i64", "()"])
         .register_into_engine(engine, |fig: &mut Figure, k: i64| {
             if k == 0 {
                 return Err(rt("subplot", "panels are numbered from 1, as in plt.subplot (fig.axes(k) counts from 0)"));
             }
             fig.select(k - 1).map_err(|e| rt("subplot", e))
         });
-    FuncRegistration::new("axes")
-        .with_comments(["/// Makes panel k current, numbered from 0 row by row as matplotlib's fig.axes[k]."])
+    reg("axes", "/// Makes panel k current, numbered from 0 row by row as matplotlib's fig.axes[k].", &["fig: &mut Figure", "k: i64", "()"])
         .register_into_engine(engine, |fig: &mut Figure, k: i64| fig.select(k).map_err(|e| rt("axes", e)));
     panel_method(engine, "title", "/// The current panel's title.", |f, d| {
         f.ax().title = Some(text_arg("title", d)?);
@@ -161,8 +184,8 @@ fn register_methods(engine: &mut Engine) {
         }
     });
     for (name, axis) in [("xlim", 0), ("ylim", 1)] {
-        FuncRegistration::new(name)
-            .with_comments([if axis == 0 { "/// The current panel's x range." } else { "/// The current panel's y range." }])
+        let doc = if axis == 0 { "/// The current panel's x range." } else { "/// The current panel's y range." };
+        reg(name, doc, &["fig: &mut Figure", "low: f64", "high: f64", "()"])
             .register_into_engine(engine, move |fig: &mut Figure, a: Dynamic, b: Dynamic| -> RhaiResult<()> {
                 let r = limits(name, &a, &b)?;
                 let ax = fig.ax();
@@ -177,18 +200,15 @@ fn register_methods(engine: &mut Engine) {
 
 fn register_output(engine: &mut Engine, ctx: &Rc<Context>) {
     let c = ctx.clone();
-    FuncRegistration::new("save")
-        .with_comments(["/// Writes the figure as PNG or SVG, from the file name's extension; a relative path is relative to the script's folder."])
+    let doc = "/// Writes the figure as PNG or SVG, from the file name's extension; a relative path is relative to the script's folder.";
+    reg("save", doc, &["fig: &mut Figure", "path: &str", "()"])
         .register_into_engine(engine, move |fig: &mut Figure, path: &str| output::save(fig, &c.resolve(path)).map_err(|e| rt("save", e)));
-    FuncRegistration::new("to_svg")
-        .with_comments(["/// The figure as an SVG document."])
+    reg("to_svg", "/// The figure as an SVG document.", &["fig: &mut Figure", "String"])
         .register_into_engine(engine, |fig: &mut Figure| output::to_svg(fig).map_err(|e| rt("to_svg", e)));
-    FuncRegistration::new("to_png_base64")
-        .with_comments(["/// The figure as a base64-encoded PNG file."])
+    reg("to_png_base64", "/// The figure as a base64-encoded PNG file.", &["fig: &mut Figure", "String"])
         .register_into_engine(engine, |fig: &mut Figure| output::to_png(fig).map(|b| output::base64(&b)).map_err(|e| rt("to_png_base64", e)));
     let c = ctx.clone();
-    FuncRegistration::new("show")
-        .with_comments(["/// Displays the figure: inline in Jupyter, as a numbered PNG beside the script in `noyau run`."])
+    reg("show", "/// Displays the figure: inline in Jupyter, as a numbered PNG beside the script in `noyau run`.", &["fig: &mut Figure", "()"])
         .register_into_engine(engine, move |fig: &mut Figure| -> RhaiResult<()> {
             let png = output::to_png(fig).map_err(|e| rt("show", e))?;
             c.emit(Event::Display(vec![("image/png".into(), output::base64(&png)), ("text/plain".into(), fig.to_string())]));
