@@ -62,6 +62,11 @@ pub fn to_svg(fig: &Figure) -> Result<String, String> {
     for slot in &slots {
         svg = embed_image(&svg, slot)?;
     }
+    // Every rectangle (frames, colour bar bands, legend boxes) is axis-aligned on whole pixels:
+    // crisp edges keep 1-pixel frames from blurring over two pixels in viewers.
+    if let Some(k) = svg.find('>') {
+        svg.insert_str(k + 1, "\n<style>rect { shape-rendering: crispEdges; }</style>");
+    }
     Ok(svg)
 }
 

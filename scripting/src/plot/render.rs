@@ -77,8 +77,9 @@ fn wrap<DB: DrawingBackend>(c: &Canvas<DB>, s: &str, em: f64, width: f64) -> Vec
 /// Where a panel's parts go, for given limits.
 struct Layout {
     panel: Rect,
-    /// The panel title, wrapped to the panel's width.
+    /// The panel title, wrapped to the panel's width, and the space between it and the plot.
     title: Vec<String>,
+    title_gap: f64,
     plot: Rect,
     x: Range,
     y: Range,
@@ -126,7 +127,9 @@ fn layout<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, panel: Rect, x: Range, 
     let above = scaled(y) || ax.colorbar().is_some_and(|s| scaled((s.vmin, s.vmax)));
     let title = ax.title.as_ref().map_or(Vec::new(), |t| wrap(c, t, TITLE, panel.w - 2.0 * PAD));
     let title_h = TITLE + (title.len().max(1) - 1) as f64 * LINE * TITLE;
-    let top = PAD + if !title.is_empty() { title_h + 2.0 * PAD } else if above { TICK + 2.0 * PAD } else { 2.0 * PAD };
+    // The y axis's power of ten gets its own line under the title.
+    let title_gap = 2.0 * PAD + if above { TICK + PAD } else { 0.0 };
+    let top = PAD + if !title.is_empty() { title_h + title_gap } else if above { TICK + 2.0 * PAD } else { 2.0 * PAD };
     let below = if ax.xlabel.is_some() || scaled(x) { LABEL + PAD } else { 0.0 };
     let bottom = TICK_LEN + 2.0 * PAD + TICK + below + PAD;
     let plot_h = (panel.h - top - bottom).max(10.0);
@@ -144,7 +147,7 @@ fn layout<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, panel: Rect, x: Range, 
     let plot_w = (panel.w - left - right).max(10.0);
     let plot = Rect { x: panel.x + left, y: panel.y + top, w: plot_w, h: plot_h };
     let xticks = fitting_xticks(c, x, plot_w);
-    Layout { panel, title, plot, x, y, xticks, yticks, bar_ticks, y_down: ax.y_down }
+    Layout { panel, title, title_gap, plot, x, y, xticks, yticks, bar_ticks, y_down: ax.y_down }
 }
 
 /// The layout with equal scales if asked: panels keep their box and widen one range (as
@@ -240,7 +243,7 @@ fn draw_frame<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, l: &Layout) -> Draw
     for (k, line) in l.title.iter().enumerate() {
         let half = c.text_width(line, TITLE) / 2.0;
         let x = (p.x + p.w / 2.0).min(l.panel.right() - PAD - half).max(l.panel.x + PAD + half);
-        let y = p.y - 2.0 * PAD - (l.title.len() - 1 - k) as f64 * LINE * TITLE;
+        let y = p.y - l.title_gap - (l.title.len() - 1 - k) as f64 * LINE * TITLE;
         c.text(line, (x, y), TITLE, HPos::Center, VAlign::Bottom, false, FRAME)?;
     }
     if let Some(s) = &ax.xlabel {
