@@ -17,8 +17,10 @@ use std::rc::Rc;
 /// Registers the plotting functions and the `Figure` type.
 pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     engine.register_type_with_name::<Figure>("Figure");
-    engine.register_fn("to_string", |f: &mut Figure| f.to_string());
-    engine.register_fn("to_debug", |f: &mut Figure| f.to_string());
+    for name in ["to_string", "to_debug"] {
+        crate::help::doc(&format!("{name}(fig: Figure) -> string"), "A one-line summary of the figure: its size and what each panel holds.")
+            .register_into_engine(engine, |f: &mut Figure| f.to_string());
+    }
     register_figure(engine);
     for (name, kind, doc) in KINDS {
         register_kind(engine, ctx, name, kind, doc);
