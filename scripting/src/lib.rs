@@ -11,6 +11,7 @@ pub mod genred_api;
 pub mod help;
 pub mod io;
 pub mod lazy;
+pub mod plot;
 pub mod session;
 pub mod tensor_api;
 pub mod values;
@@ -30,4 +31,5 @@ pub fn register_all(engine: &mut Engine, ctx: &Rc<Context>) {
     checks::register(engine, ctx);
     io::register(engine, ctx);
     help::register(engine, ctx);
+    plot::register(engine, ctx);
 }
