@@ -6,6 +6,7 @@
 
 #![cfg(feature = "cuda")]
 
+mod common;
 mod cuda_common;
 
 use cuda_common::{nvrtc_ready, op_rank, reduce_of, reductions, rows, var, OP_VARIANTS};

@@ -7,6 +7,7 @@
 
 #![cfg(feature = "cuda")]
 
+mod common;
 mod cuda_common;
 
 use cuda_common::differential::{self, assert_passes, Case};

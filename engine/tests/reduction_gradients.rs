@@ -7,6 +7,9 @@
 //! Hessian-vector product (the gradient of a gradient reduction), a run at N = 10⁵, the cache
 //! of derived reductions, and the error messages.
 
+mod common;
+
+use common::catalog::reductions;
 use ndarray::{Array2, ArrayView2};
 use noyau_engine::diff::grad;
 use noyau_engine::random::Rng;
@@ -70,25 +73,6 @@ fn check_against_fd(spec: &Reduce, inputs: &[Array2<f64>], eta: &Array2<f64>, to
     }
 }
 
-fn reductions() -> Vec<Reduction> {
-    use Reduction::*;
-    vec![
-        Sum,
-        Max,
-        Min,
-        ArgMax,
-        ArgMin,
-        MaxArgMax,
-        MinArgMin,
-        KMin(3),
-        ArgKMin(3),
-        KMinArgKMin(2),
-        LogSumExp,
-        LogSumExpWeight,
-        MaxSumShiftExpWeight,
-        SumSoftMaxWeight,
-    ]
-}
 
 fn decls(vars: &[(usize, usize, Cat, &str)]) -> Vec<VarDecl> {
     vars.iter().map(|&(index, dim, cat, name)| VarDecl { name: name.into(), index, dim, cat }).collect()

@@ -1,5 +1,8 @@
 //! Every reduction, on both axes, float32 and float64, every SIMD level, against the float64 reference.
 
+mod common;
+
+use common::catalog::reductions;
 use ndarray::{Array2, ArrayView2};
 use noyau_engine::cpu::{self, SimdLevel};
 use noyau_engine::random::Rng;
@@ -8,24 +11,6 @@ use noyau_engine::{Axis, Backend, Cat, Expr, Options, Real, Reduce, Reduction, S
 /// Sizes around the tile (64 lanes) and block (16 tiles) boundaries, and the empty and single cases.
 const SIZES: &[(usize, usize)] = &[(0, 5), (5, 0), (1, 1), (3, 63), (17, 64), (40, 65), (33, 1100), (70, 130)];
 
-fn reductions() -> Vec<Reduction> {
-    vec![
-        Reduction::Sum,
-        Reduction::Max,
-        Reduction::Min,
-        Reduction::ArgMax,
-        Reduction::ArgMin,
-        Reduction::MaxArgMax,
-        Reduction::MinArgMin,
-        Reduction::KMin(3),
-        Reduction::ArgKMin(3),
-        Reduction::KMinArgKMin(2),
-        Reduction::LogSumExp,
-        Reduction::LogSumExpWeight,
-        Reduction::MaxSumShiftExpWeight,
-        Reduction::SumSoftMaxWeight,
-    ]
-}
 
 /// F = -‖x−y‖²·s + ⟨x, y⟩ (dim 1, or dim 2 via a concatenation for the componentwise reductions),
 /// with a weight b of dim 2 for the weighted ones.

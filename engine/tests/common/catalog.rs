@@ -10,7 +10,7 @@
 //! shapes (a 2×3 matrix, 4- and 12-component tensors) exist only at [`FIXED_D`]; at that D the
 //! table is exactly the one the gradient tests were written against.
 
-use noyau_engine::{BinaryOp, Cat, Expr, Op, UnaryOp};
+use noyau_engine::{BinaryOp, Cat, Expr, Op, Reduction, UnaryOp};
 
 /// SplitMix64: a few lines, good enough for test points, and no dependency.
 pub struct Rng(pub u64);
@@ -328,4 +328,24 @@ pub fn assert_covers_every_op(rows: &[Row]) {
         .collect();
     let complete = missing_variants.is_empty() && missing_ops.is_empty();
     assert!(complete, "the catalogue has no row for {missing_variants:?} {missing_ops:?}");
+}
+
+/// Every reduction of the engine, with small K, for tests that walk them all.
+pub fn reductions() -> Vec<Reduction> {
+    vec![
+        Reduction::Sum,
+        Reduction::Max,
+        Reduction::Min,
+        Reduction::ArgMax,
+        Reduction::ArgMin,
+        Reduction::MaxArgMax,
+        Reduction::MinArgMin,
+        Reduction::KMin(3),
+        Reduction::ArgKMin(3),
+        Reduction::KMinArgKMin(2),
+        Reduction::LogSumExp,
+        Reduction::LogSumExpWeight,
+        Reduction::MaxSumShiftExpWeight,
+        Reduction::SumSoftMaxWeight,
+    ]
 }

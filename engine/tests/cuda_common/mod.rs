@@ -139,70 +139,13 @@ pub fn rows() -> Vec<Row> {
     rows
 }
 
-/// A distinct number per `Op` variant. The match has no wildcard: a new variant stops the GPU
-/// tests from compiling until it is numbered here and has a row in [`rows`].
-pub fn op_rank(op: &Op) -> usize {
-    match op {
-        Op::Var { .. } => 0,
-        Op::Const(_) => 1,
-        Op::IntCst(_) => 2,
-        Op::Zero(_) => 3,
-        Op::Unary(_) => 4,
-        Op::Binary(_) => 5,
-        Op::Pow(_) => 6,
-        Op::Round(_) => 7,
-        Op::ClampInt(..) => 8,
-        Op::IfElse => 9,
-        Op::Clamp => 10,
-        Op::Mod => 11,
-        Op::SqNorm2 => 12,
-        Op::Norm2 => 13,
-        Op::Normalize => 14,
-        Op::SqDist => 15,
-        Op::Scalprod => 16,
-        Op::WeightedSqNorm => 17,
-        Op::WeightedSqDist => 18,
-        Op::Sum => 19,
-        Op::Max => 20,
-        Op::Min => 21,
-        Op::ArgMax => 22,
-        Op::ArgMin => 23,
-        Op::Elem(_) => 24,
-        Op::ElemT { .. } => 25,
-        Op::Extract { .. } => 26,
-        Op::ExtractT { .. } => 27,
-        Op::Concat => 28,
-        Op::OneHot(_) => 29,
-        Op::MatVecMult => 30,
-        Op::VecMatMult => 31,
-        Op::TensorProd => 32,
-        Op::Kron { .. } => 33,
-        Op::TensorDot { .. } => 34,
-    }
-}
+/// The exhaustive numbering of `Op` variants and the list of reductions are the shared catalogue's.
+/// (Each test file compiles its own copy of this module and uses only some of these.)
+#[allow(unused_imports)]
+pub use super::common::catalog::{reductions, variant_rank as op_rank, VARIANT_NAMES};
 
 /// How many ranks [`op_rank`] gives.
-pub const OP_VARIANTS: usize = 35;
-
-/// Every reduction of the engine.
-pub fn reductions() -> Vec<Reduction> {
-    vec![
-        Reduction::Sum,
-        Reduction::Max,
-        Reduction::Min,
-        Reduction::ArgMax,
-        Reduction::ArgMin,
-        Reduction::MaxArgMax,
-        Reduction::MinArgMin,
-        Reduction::KMin(3),
-        Reduction::ArgKMin(3),
-        Reduction::KMinArgKMin(2),
-        Reduction::LogSumExp,
-        Reduction::LogSumExpWeight,
-        Reduction::MaxSumShiftExpWeight,
-        Reduction::SumSoftMaxWeight,
-    ]
-}
+pub const OP_VARIANTS: usize = VARIANT_NAMES.len();
 
 /// True for the reductions whose formula must be a scalar (the log-sum-exp family).
 pub fn needs_scalar(r: Reduction) -> bool {
