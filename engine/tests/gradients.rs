@@ -98,7 +98,7 @@ fn the_table_covers_every_operation() {
 
 #[test]
 fn every_rule_matches_finite_differences() {
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
     let mut failures = Vec::new();
     for r in rows(FIXED_D) {
         for _ in 0..2 {
@@ -113,7 +113,7 @@ fn every_rule_matches_finite_differences() {
 /// (including its own adjoint input), against finite differences of the gradient.
 #[test]
 fn every_rule_differentiates_twice() {
-    let mut rng = Rng(2);
+    let mut rng = Rng::new(2);
     let mut failures = Vec::new();
     for r in rows(FIXED_D) {
         for (index, dim, cat) in vars_of(&r.f) {
@@ -129,7 +129,7 @@ fn every_rule_differentiates_twice() {
 /// `diff` is the derivative along a direction, for every row and variable, with no dummy left.
 #[test]
 fn diff_is_the_directional_derivative() {
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let mut failures = Vec::new();
     for r in rows(FIXED_D) {
         let p = random_point(&r.f, r.lo, r.hi, &mut rng);
@@ -157,7 +157,7 @@ fn gaussian() -> Expr {
 
 #[test]
 fn gaussian_kernel_second_order() {
-    let mut rng = Rng(4);
+    let mut rng = Rng::new(4);
     let f = gaussian();
     let e = Expr::var(10, 2, Cat::I).unwrap();
     let u = Expr::var(11, 3, Cat::I).unwrap();
@@ -180,7 +180,7 @@ fn gaussian_kernel_second_order() {
 
 #[test]
 fn grad_matrix_is_the_jacobian_row_by_row() {
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     for f in [gaussian(), node(Op::MatVecMult, vec![P.var(6), P.x()]), node(Op::Normalize, vec![P.x()])] {
         let j = grad_matrix(&f, &P.x()).unwrap();
         assert_eq!(j.dim(), f.dim() * 3);
@@ -196,7 +196,7 @@ fn grad_matrix_is_the_jacobian_row_by_row() {
 
 #[test]
 fn divergence_is_the_trace_of_the_jacobian() {
-    let mut rng = Rng(6);
+    let mut rng = Rng::new(6);
     let direction = node(Op::Normalize, vec![bin(BinaryOp::Sub, &P.x(), &P.y())]);
     let field = bin(BinaryOp::Mul, &direction, &P.x().sum().unwrap());
     for f in [field, P.x(), node(Op::MatVecMult, vec![P.var(5), P.x()])] {
@@ -209,7 +209,7 @@ fn divergence_is_the_trace_of_the_jacobian() {
 
 #[test]
 fn laplacian_of_a_gaussian_has_its_closed_form() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let f = un(UnaryOp::Exp, &un(UnaryOp::Minus, &P.x().sqnorm2().unwrap()));
     let lap = laplacian(&f, &P.x()).unwrap();
     for _ in 0..3 {
@@ -222,7 +222,7 @@ fn laplacian_of_a_gaussian_has_its_closed_form() {
 
 #[test]
 fn laplacian_matches_second_differences() {
-    let mut rng = Rng(8);
+    let mut rng = Rng::new(8);
     let distance = node(Op::Norm2, vec![bin(BinaryOp::Sub, &P.x(), &P.y())]);
     let f = bin(BinaryOp::Mul, &distance, &un(UnaryOp::Sin, &P.x().sum().unwrap()));
     let lap = laplacian(&f, &P.x()).unwrap();

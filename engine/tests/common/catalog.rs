@@ -12,20 +12,19 @@
 
 use noyau_engine::{BinaryOp, Cat, Expr, Op, Reduction, UnaryOp};
 
-/// SplitMix64: a few lines, good enough for test points, and no dependency.
-pub struct Rng(pub u64);
+/// The engine's deterministic generator, with the helpers the tests draw points with.
+pub struct Rng(noyau_engine::random::Rng);
 
 impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(noyau_engine::random::Rng::new(seed))
+    }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in [lo, hi).
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        lo + (hi - lo) * self.0.uniform()
     }
     pub fn vector(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
         (0..n).map(|_| self.uniform(lo, hi)).collect()
