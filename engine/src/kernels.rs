@@ -13,6 +13,7 @@
 use crate::error::{Error, ParseError, Result};
 use crate::expr::{Cat, Expr, Op};
 use crate::genred::{Reduce, VarDecl};
+use crate::ops::UnaryOp;
 use crate::reduction::{Axis, Reduction};
 
 /// The predefined atomic kernels, by name.
@@ -267,11 +268,19 @@ fn log_form(t: &Term, atom: &dyn Fn(usize, bool) -> Result<Expr>) -> Result<Expr
         Term::Const(n) if *n > 0 => Ok(Expr::constant((*n as f64).ln())),
         Term::Const(n) => Err(invalid(format!("the constant {n} has no logarithm, so it cannot be used in the log modes"))),
         Term::Atom(k) => atom(*k, true),
-        Term::Add(a, b) => log_form(a, atom)?.exp()?.add(log_form(b, atom)?.exp()?)?.log(),
+        Term::Add(a, b) => log_add(log_form(a, atom)?, log_form(b, atom)?),
         Term::Mul(a, b) => log_form(a, atom)?.add(log_form(b, atom)?),
         Term::Pow(_, 0) => Ok(Expr::int(0)),
         Term::Pow(a, n) => Expr::int(i64::from(*n)).mul(log_form(a, atom)?),
     }
+}
+
+/// log(eᵃ + eᵇ) = max(a, b) + log(1 + e^−|a−b|), with max(a, b) = (a + b + |a − b|)/2: neither
+/// exponential is taken of a large negative number, so far-apart points do not underflow to log 0.
+fn log_add(a: Expr, b: Expr) -> Result<Expr> {
+    let gap = a.clone().sub(b.clone())?.unary(UnaryOp::Abs)?;
+    let max = Expr::constant(0.5).mul(a.add(b)?.add(gap.clone())?)?;
+    max.add(Expr::int(1).add(gap.neg()?.exp()?)?.log()?)
 }
 
 /// A recursive-descent parser: sum := product ('+' product)*, product := power ('*' power)*,

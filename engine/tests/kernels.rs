@@ -193,6 +193,20 @@ fn combinations_of_atoms() {
 }
 
 #[test]
+fn sums_in_the_log_modes_do_not_underflow() {
+    // With a gamma of 10⁴ every exp(−⟨x−y, G(x−y)⟩) is 0 in float64, but its log is not.
+    let kernel = Kernel::parse("gaussian(x,y) + gaussian(x,y)").expect("parses");
+    let single = Kernel::parse("gaussian(x,y)").expect("parses");
+    let mut d = data(&kernel, &[3], 0, 9, 1);
+    d.gammas = vec![Some(Array2::from_elem((1, 1), 1e4)); 2];
+    let both = run(&kernel, Mode::Lse, &d).expect("runs");
+    d.gammas.truncate(1);
+    let one = run(&single, Mode::Lse, &d).expect("runs");
+    assert!(one.iter().all(|v| v.is_finite() && *v < -100.0), "{one}");
+    assert_close(&both, &(one + std::f64::consts::LN_2), "log(2k) = log 2 + log k");
+}
+
+#[test]
 fn names_pairs_and_atoms() {
     let k = Kernel::parse("cauchy(x,y) + gaussian(x,y) * (1 + cauchy(u,v)**2)").expect("parses");
     assert_eq!(k.pairs(), &[('x', 'y'), ('u', 'v')]);
