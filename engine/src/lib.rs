@@ -15,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod genred;
+pub mod kernels;
 pub mod grad_reduce;
 pub mod ops;
 pub mod parse;

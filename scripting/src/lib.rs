@@ -10,6 +10,7 @@ pub mod error;
 pub mod genred_api;
 pub mod help;
 pub mod io;
+pub mod kernel_api;
 pub mod lazy;
 pub mod plot;
 pub mod session;
@@ -28,6 +29,7 @@ pub fn register_all(engine: &mut Engine, ctx: &Rc<Context>) {
     tensor_api::register(engine, ctx);
     lazy::register(engine, ctx);
     genred_api::register(engine, ctx);
+    kernel_api::register(engine, ctx);
     checks::register(engine, ctx);
     io::register(engine, ctx);
     help::register(engine, ctx);
