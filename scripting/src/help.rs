@@ -193,35 +193,14 @@ fn wrap(names: &[String]) -> String {
 /// type when `name` is one, or (as the error) close names when nothing matches.
 pub fn help_for(engine: &Engine, name: &str) -> Result<String, String> {
     let (entries, types) = collect(engine, true);
-    let found: Vec<&Entry> = entries.iter().filter(|e| e.doc.name == name).collect();
-    // Rhai's own overloads of a Noyau name (`+` on ints, ...) are counted, not listed.
-    let ours = found.iter().filter(|e| !e.std).count();
-    let listed = if ours > 0 { &found[..ours] } else { &found[..] };
-    if !listed.is_empty() {
-        let mut out = String::new();
-        for (k, e) in listed.iter().enumerate() {
-            out += &format!("{}\n", e.doc.signature);
-            // Consecutive overloads documented alike show their text once, after the last of them.
-            let next_same = listed.get(k + 1).is_some_and(|n| n.doc.doc == e.doc.doc);
-            if !next_same && !e.doc.doc.is_empty() {
-                out += &format!("    {}\n\n", e.doc.doc.replace('\n', "\n    "));
-            }
-        }
-        if found.len() > listed.len() {
-            out += &format!("(and {} overload(s) from Rhai's standard library)\n", found.len() - listed.len());
-        }
-        return Ok(out.trim_end().to_string());
-    }
-    if types.iter().any(|t| t == name) {
-        let mut lines: Vec<String> = Vec::new();
-        for e in entries.iter().filter(|e| e.first_type.as_deref() == Some(name) && e.kind != Kind::Operator) {
-            let line = format!("  {:<16} {}", shown_name(e, name), first_sentence(&e.doc.doc));
-            if !lines.iter().any(|l| l.split_whitespace().next() == line.split_whitespace().next()) {
-                lines.push(line);
-            }
-        }
-        lines.sort();
-        return Ok(format!("{name}: its methods and properties (help(\"name\") for details)\n{}", lines.join("\n")));
+    // A name can be both a function and a type (`LazyTensor(x)` builds a `LazyTensor`): show both.
+    let sections: Vec<String> =
+        [functions_text(&entries, name), types.iter().any(|t| t == name).then(|| type_text(&entries, name))]
+            .into_iter()
+            .flatten()
+            .collect();
+    if !sections.is_empty() {
+        return Ok(sections.join("\n\n"));
     }
     let suggestions = close_names(entries.iter().map(|e| e.doc.name.as_str()), name);
     Err(if suggestions.is_empty() {
@@ -229,6 +208,43 @@ pub fn help_for(engine: &Engine, name: &str) -> Result<String, String> {
     } else {
         format!("no function named `{name}`; did you mean {}?", suggestions.join(", "))
     })
+}
+
+/// Every overload of the function `name` with its doc, or None if there is no such function.
+fn functions_text(entries: &[Entry], name: &str) -> Option<String> {
+    let found: Vec<&Entry> = entries.iter().filter(|e| e.doc.name == name).collect();
+    // Rhai's own overloads of a Noyau name (`+` on ints, ...) are counted, not listed.
+    let ours = found.iter().filter(|e| !e.std).count();
+    let listed = if ours > 0 { &found[..ours] } else { &found[..] };
+    if listed.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for (k, e) in listed.iter().enumerate() {
+        out += &format!("{}\n", e.doc.signature);
+        // Consecutive overloads documented alike show their text once, after the last of them.
+        let next_same = listed.get(k + 1).is_some_and(|n| n.doc.doc == e.doc.doc);
+        if !next_same && !e.doc.doc.is_empty() {
+            out += &format!("    {}\n\n", e.doc.doc.replace('\n', "\n    "));
+        }
+    }
+    if found.len() > listed.len() {
+        out += &format!("(and {} overload(s) from Rhai's standard library)\n", found.len() - listed.len());
+    }
+    Some(out.trim_end().to_string())
+}
+
+/// The methods and properties of the type `name`, one line each.
+fn type_text(entries: &[Entry], name: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for e in entries.iter().filter(|e| e.first_type.as_deref() == Some(name) && e.kind != Kind::Operator) {
+        let line = format!("  {:<16} {}", shown_name(e, name), first_sentence(&e.doc.doc));
+        if !lines.iter().any(|l| l.split_whitespace().next() == line.split_whitespace().next()) {
+            lines.push(line);
+        }
+    }
+    lines.sort();
+    format!("{name}: its methods and properties (help(\"name\") for details)\n{}", lines.join("\n"))
 }
 
 /// The first sentence of a doc, on one line.
@@ -308,6 +324,15 @@ mod tests {
             }
         }
         assert!(bad.is_empty(), "undocumented functions or parameter counts that differ from the closure's:\n{}", bad.join("\n"));
+    }
+
+    #[test]
+    fn a_name_that_is_a_function_and_a_type_shows_both() {
+        let session = Session::new();
+        let text = help_for(session.engine(), "LazyTensor").unwrap();
+        assert!(text.contains("LazyTensor(x: Tensor"), "the constructor's overloads:\n{text}");
+        assert!(text.contains("LazyTensor: its methods and properties"), "the type's methods:\n{text}");
+        assert!(text.contains("sqnorm2"), "a method of LazyTensor:\n{text}");
     }
 
     #[test]
