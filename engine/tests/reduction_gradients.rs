@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::catalog::reductions;
+use common::catalog::{reduction_inputs, reductions};
 use ndarray::{Array2, ArrayView2};
 use noyau_engine::diff::grad;
 use noyau_engine::random::Rng;
@@ -110,12 +110,7 @@ fn every_reduction_both_axes_every_kind_of_variable() {
             for red in reductions() {
                 let spec = spec(red, axis);
                 let mut rng = Rng::new((n * 100 + m) as u64);
-                let inputs = vec![
-                    rng.normal_array(n, 3),
-                    rng.normal_array(m, 3),
-                    Array2::from_elem((1, 1), 0.7),
-                    rng.normal_array(m, 2),
-                ];
+                let inputs = reduction_inputs(&mut rng, n, m);
                 let (n_out, n_in) = spec.sizes(&views(&inputs)).unwrap();
                 if red.k().is_some_and(|k| k > n_in) {
                     continue;
@@ -133,12 +128,7 @@ fn empty_sides_give_zero_gradients() {
         for red in reductions() {
             let spec = spec(red, Axis::J);
             let mut rng = Rng::new(3);
-            let inputs = vec![
-                rng.normal_array(n, 3),
-                rng.normal_array(m, 3),
-                Array2::from_elem((1, 1), 0.7),
-                rng.normal_array(m, 2),
-            ];
+            let inputs = reduction_inputs(&mut rng, n, m);
             let (n_out, n_in) = spec.sizes(&views(&inputs)).unwrap();
             if red.k().is_some_and(|k| k > n_in && n_in > 0) {
                 continue;

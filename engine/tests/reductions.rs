@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::catalog::reductions;
+use common::catalog::{reduction_inputs, reductions};
 use ndarray::{Array2, ArrayView2};
 use noyau_engine::cpu::{self, SimdLevel};
 use noyau_engine::random::Rng;
@@ -34,8 +34,7 @@ fn spec(red: Reduction, axis: Axis) -> Reduce {
 }
 
 fn data<T: Real>(n: usize, m: usize, seed: u64) -> Vec<Array2<T>> {
-    let mut rng = Rng::new(seed);
-    vec![rng.normal_array(n, 3), rng.normal_array(m, 3), Array2::from_elem((1, 1), T::from_f64(0.7)), rng.normal_array(m, 2)]
+    reduction_inputs(&mut Rng::new(seed), n, m)
 }
 
 /// Max relative error of `got` against `want`, index outputs compared exactly.

@@ -348,3 +348,9 @@ pub fn reductions() -> Vec<Reduction> {
         Reduction::SumSoftMaxWeight,
     ]
 }
+
+/// The inputs of the reduction tests' formulas: x (n×3, i), y (m×3, j), s = 0.7 (a parameter) and
+/// b (m×2, j), drawn from `rng` so that a test can go on drawing from the same stream.
+pub fn reduction_inputs<T: noyau_engine::Real>(rng: &mut noyau_engine::random::Rng, n: usize, m: usize) -> Vec<ndarray::Array2<T>> {
+    vec![rng.normal_array(n, 3), rng.normal_array(m, 3), ndarray::Array2::from_elem((1, 1), T::from_f64(0.7)), rng.normal_array(m, 2)]
+}
