@@ -142,6 +142,9 @@ impl Drop for Node {
     }
 }
 
+/// The most operands an operation takes (`Op::arity`); backends size fixed operand arrays by it.
+pub const MAX_ARITY: usize = 3;
+
 /// The largest dimension of a node: far beyond any real formula, small enough that dimension
 /// arithmetic cannot overflow.
 pub const MAX_DIM: usize = 1 << 24;
@@ -186,6 +189,7 @@ static INTERN: Mutex<Option<InternTable>> = Mutex::new(None);
 impl Expr {
     /// Builds (or finds) the node `op(args)`, checking arity and inferring the dimension.
     pub fn new(op: Op, args: Vec<Expr>) -> Result<Expr> {
+        debug_assert!(op.arity() <= MAX_ARITY, "{} takes more operands than MAX_ARITY", op.name());
         let dim = infer_dim(&op, &args)?;
         if dim > MAX_DIM {
             return Err(Error::invalid(op.name(), format!("dimension {dim} is too large (at most {MAX_DIM})")));

@@ -7,6 +7,7 @@
 
 use super::program::{Kernel, LStep, Program, Src, L};
 use crate::eval::eval_op;
+use crate::expr::MAX_ARITY;
 use crate::real::Real;
 
 /// One component of `L` lanes, aligned for full-width vector loads.
@@ -50,6 +51,8 @@ pub struct TileCtx<'a, T> {
     pub regs: &'a mut [Lanes<T>],
     pub ubuf: &'a [T],
     pub inner: &'a [InnerData<T>],
+    /// Per-lane operands and result of `Generic` steps, allocated once per block of rows.
+    pub scratch: &'a mut Vec<T>,
 }
 
 impl<T: Real> TileCtx<'_, T> {
@@ -91,17 +94,20 @@ impl<T: Real> TileCtx<'_, T> {
     /// Runs every lane step of the program on tile `t`.
     #[inline(always)]
     pub fn run_tile(&mut self, prog: &Program, t: usize) {
+        // The scratch leaves `self` for the duration, so that steps can read `self` while using it.
+        let mut scratch = std::mem::take(self.scratch);
         for step in &prog.lane {
             // The output rows are disjoint from every operand (see `rows`), so the operands can
             // be read through shared slices while the output is written.
             let out: &mut [Lanes<T>] =
                 unsafe { std::slice::from_raw_parts_mut(self.regs.as_mut_ptr().add(step.out), step.dim) };
-            self.run_step(step, t, out);
+            self.run_step(step, t, out, &mut scratch);
         }
+        *self.scratch = scratch;
     }
 
     #[inline(always)]
-    fn run_step(&self, step: &LStep, t: usize, out: &mut [Lanes<T>]) {
+    fn run_step(&self, step: &LStep, t: usize, out: &mut [Lanes<T>], scratch: &mut Vec<T>) {
         let a = |k: usize| self.arg(step.args[k], t);
         let lanes = |k: usize| match self.arg(step.args[k], t) {
             Arg::L(x) => x,
@@ -178,36 +184,39 @@ impl<T: Real> TileCtx<'_, T> {
                     }
                 }
             }
-            Kernel::Generic(op) => self.generic(op, step, t, out),
+            Kernel::Generic(op) => self.generic(op, step, t, out, scratch),
         }
     }
 
-    /// Evaluates an op without a vectorised kernel lane by lane, through `eval_op`.
-    fn generic(&self, op: &crate::expr::Op, step: &LStep, t: usize, out: &mut [Lanes<T>]) {
-        let args: Vec<&[Lanes<T>]> = (0..step.args.len())
-            .map(|k| match self.arg(step.args[k], t) {
+    /// Evaluates an op without a vectorised kernel lane by lane, through `eval_op`. Ops have at
+    /// most `MAX_ARITY` operands, so their slices live in fixed arrays: nothing is allocated per tile.
+    fn generic(&self, op: &crate::expr::Op, step: &LStep, t: usize, out: &mut [Lanes<T>], scratch: &mut Vec<T>) {
+        let n = step.args.len();
+        let mut args: [&[Lanes<T>]; MAX_ARITY] = [&[]; MAX_ARITY];
+        for (k, a) in args.iter_mut().enumerate().take(n) {
+            *a = match self.arg(step.args[k], t) {
                 Arg::L(x) => x,
                 Arg::U(_) => unreachable!("the compiler broadcasts uniform operands of generic steps"),
-            })
-            .collect();
-        let total: usize = args.iter().map(|a| a.len()).sum();
-        let mut scratch = vec![T::zero(); total + step.dim];
+            };
+        }
+        let total: usize = args[..n].iter().map(|a| a.len()).sum();
+        scratch.resize(total + step.dim, T::zero());
         let (ins, res) = scratch.split_at_mut(total);
         for l in 0..L {
             let mut off = 0;
-            for a in &args {
+            for a in &args[..n] {
                 for (k, row) in a.iter().enumerate() {
                     ins[off + k] = row.0[l];
                 }
                 off += a.len();
             }
-            let mut slices: Vec<&[T]> = Vec::with_capacity(args.len());
+            let mut slices: [&[T]; MAX_ARITY] = [&[]; MAX_ARITY];
             let mut off = 0;
-            for a in &args {
-                slices.push(&ins[off..off + a.len()]);
+            for (s, a) in slices.iter_mut().zip(&args[..n]) {
+                *s = &ins[off..off + a.len()];
                 off += a.len();
             }
-            eval_op(op, &slices, res);
+            eval_op(op, &slices[..n], res);
             for (k, o) in out.iter_mut().enumerate() {
                 o.0[l] = res[k];
             }

@@ -232,6 +232,7 @@ fn block<T: Real, A: Real>(s: &Shared<T>, row0: usize, out: &mut [T], cancelled:
         eval_uniform(s, row0 + r, &mut ubuf[r * prog.ulen..(r + 1) * prog.ulen]);
     }
     let mut regs = vec![Lanes::splat(T::zero()); prog.nrows];
+    let mut scratch = Vec::new();
     let mut accs: Vec<_> = (0..nrows).map(|_| s.folder.new_row::<T, A>()).collect();
     let ntiles = s.n_in.div_ceil(L);
     for tb in (0..ntiles).step_by(TPB) {
@@ -239,7 +240,8 @@ fn block<T: Real, A: Real>(s: &Shared<T>, row0: usize, out: &mut [T], cancelled:
             return Err(Error::Interrupted);
         }
         for (r, acc) in accs.iter_mut().enumerate() {
-            let mut ctx = TileCtx { regs: &mut regs, ubuf: &ubuf[r * prog.ulen..(r + 1) * prog.ulen], inner: &s.inner };
+            let ubuf = &ubuf[r * prog.ulen..(r + 1) * prog.ulen];
+            let mut ctx = TileCtx { regs: &mut regs, ubuf, inner: &s.inner, scratch: &mut scratch };
             ctx.broadcast(prog);
             for t in tb..(tb + TPB).min(ntiles) {
                 ctx.run_tile(prog, t);
