@@ -9,6 +9,9 @@ cargo build --release -q -p noyau-engine --example bench
 B=target/release/examples/bench
 for c in gauss gauss_e3 lse argkmin cauchy; do "$B" --case "$c" --n "$N" --reps 2; done
 "$B" --case gauss --n "$N" --dtype f64 --reps 2
+# The Sinkhorn divergence and its gradient (GeomLoss's setting: 2-D, p = 2, blur 0.01, scaling 0.9)
+# at a fixed size, since its cost is about 200 reductions of N·M pairs.
+"$B" --case sinkhorn --n 5000 --dim 2 --reps 2
 LIMIT=../shared/reference/anchor-bench/limit.c
 if [ -f "$LIMIT" ] && command -v gcc >/dev/null; then
   gcc -O3 -march=native -ffast-math -fopenmp "$LIMIT" -o target/limit -lm

@@ -2,15 +2,21 @@
 //!
 //! `cargo run --release -p noyau-engine --example bench -- --case gauss --n 100000 --dim 3 --dtype f32`
 //! Cases: gauss, gauss_e3, lse, argkmin, cauchy, gauss_grad (the forward convolution and its
-//! gradient with respect to x, N·M counted once). `--m` sets M (default N), `--reps` the repetitions
+//! gradient with respect to x, N·M counted once), and sinkhorn: the debiased Sinkhorn divergence
+//! between uniform clouds of the unit square (or cube) with GeomLoss's p = 2, blur 0.01 and
+//! scaling 0.9, and its gradient with respect to x (`iterations` is the length of the ε
+//! schedule; each runs four log-sum-exp reductions, so `gpairs_per_s` counts
+//! 4·(iterations + 2)·N·M pairs, the two extra for the start and the extrapolation). `--m` sets M (default N), `--reps` the repetitions
 //! (the fastest is reported), `--backend cpu|gpu|cuda:N|auto|reference` (default cpu; the GPU
 //! needs `--features cuda`). On the GPU, `seconds` includes the transfers and
 //! `kernel_seconds` is the kernel alone (CUDA events).
 
 use ndarray::{Array2, ArrayView2};
 use noyau_engine::cpu::SimdLevel;
+use noyau_engine::ot::{schedule, sinkhorn_divergence, SinkhornOptions};
 use noyau_engine::random::Rng;
-use noyau_engine::{Axis, Backend, Genred, Options, Real, Reduction};
+use noyau_engine::tensor::grad;
+use noyau_engine::{Axis, Backend, DType, Genred, Options, Real, Reduction, Tensor};
 use std::time::Instant;
 
 struct Args {
@@ -37,7 +43,7 @@ fn parse_args() -> Result<Args, String> {
             "--dtype" => a.dtype = val()?,
             "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--backend" => a.backend = Backend::from_name(&val()?).map_err(|e| format!("--backend: {e}"))?,
-            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy|gauss_grad --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R] [--backend cpu|gpu|cuda:N|auto|reference]".into()),
+            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy|gauss_grad|sinkhorn --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R] [--backend cpu|gpu|cuda:N|auto|reference]".into()),
             f => return Err(format!("unknown flag {f}")),
         }
     }
@@ -139,8 +145,51 @@ fn timed<T: Real>(spec: &Genred, inputs: &[ArrayView2<T>], opts: &Options) -> Re
     spec.eval_with(inputs, opts).map(|out| (out, None)).map_err(|e| e.to_string())
 }
 
+/// The `sinkhorn` case: S_ε(a, b) and its gradient with respect to x, timed together.
+fn run_sinkhorn(a: &Args) -> Result<(), String> {
+    let dtype = match a.dtype.as_str() {
+        "f32" | "float32" => DType::F32,
+        "f64" | "float64" => DType::F64,
+        d => return Err(format!("unknown dtype {d}: use f32 or f64")),
+    };
+    let m = a.m.unwrap_or(a.n);
+    let err = |e: noyau_engine::Error| e.to_string();
+    let mut rng = Rng::new(0);
+    let x = Tensor::rand(&[a.n, a.dim], dtype, &mut rng).map_err(err)?;
+    let y = Tensor::rand(&[m, a.dim], dtype, &mut rng).map_err(err)?;
+    let wa = Tensor::full(&[a.n], 1.0 / a.n as f64, dtype).map_err(err)?;
+    let wb = Tensor::full(&[m], 1.0 / m as f64, dtype).map_err(err)?;
+    let opts = SinkhornOptions { blur: 0.01, scaling: 0.9, reduce: Options { backend: a.backend, ..Options::default() }, ..SinkhornOptions::default() };
+    let diameter = schedule::diameter(&x, &y).map_err(err)?;
+    let iterations = schedule::epsilon_schedule(2.0, diameter, opts.blur, opts.scaling).len();
+    let mut best = f64::INFINITY;
+    let mut value = f64::NAN;
+    for _ in 0..a.reps.max(1) {
+        let t = Instant::now();
+        let xg = x.requires_grad();
+        let s = sinkhorn_divergence(&wa, &xg, &wb, &y, &opts).map_err(err)?;
+        std::hint::black_box(grad(&s, &[&xg], None).map_err(err)?);
+        best = best.min(t.elapsed().as_secs_f64());
+        value = s.item().map_err(err)?;
+    }
+    let pairs = 4.0 * (iterations + 2) as f64 * a.n as f64 * m as f64;
+    println!(
+        "{{\"case\":\"sinkhorn\",\"n\":{},\"m\":{m},\"dim\":{},\"dtype\":\"{}\",\"backend\":\"{}\",\"threads\":{},\"p\":2,\"blur\":{},\"scaling\":{},\"iterations\":{iterations},\"value\":{value:.6e},\"seconds\":{best:.3},\"gpairs_per_s\":{:.4}}}",
+        a.n,
+        a.dim,
+        a.dtype,
+        backend_name(a.backend),
+        rayon::current_num_threads(),
+        opts.blur,
+        opts.scaling,
+        pairs / best / 1e9
+    );
+    Ok(())
+}
+
 fn main() {
     let res = parse_args().and_then(|a| match a.dtype.as_str() {
+        _ if a.case == "sinkhorn" => run_sinkhorn(&a),
         "f32" | "float32" => run::<f32>(&a),
         "f64" | "float64" => run::<f64>(&a),
         d => Err(format!("unknown dtype {d}: use f32 or f64")),
