@@ -11,11 +11,11 @@
 //! first order; like GeomLoss's, they are not meant to be differentiated again.
 
 use super::measure;
-use super::softmin::GroundCost;
+use super::softmin::{cloud_reduction, GroundCost};
 use crate::error::{Error, Result};
-use crate::expr::{Cat, Expr};
-use crate::genred::{Options, Reduce, VarDecl};
-use crate::reduction::{Axis, Reduction};
+use crate::expr::Expr;
+use crate::genred::Options;
+use crate::reduction::Reduction;
 use crate::tensor::Tensor;
 
 /// The kernels of GeomLoss's kernel losses.
@@ -72,14 +72,7 @@ pub fn kernel_loss(kind: KernelLoss, a: &Tensor, x: &Tensor, b: &Tensor, y: &Ten
         return Err(Error::invalid(kind.name(), format!("blur = {blur}: it must be a positive number")));
     }
     let (ma, mb) = measure::pair(kind.name(), a, x, b, y)?;
-    let d = ma.dim();
-    let decls: Vec<VarDecl> = [("x", d, Cat::I), ("y", d, Cat::J), ("b", 1, Cat::J)]
-        .iter()
-        .enumerate()
-        .map(|(index, &(name, dim, cat))| VarDecl { name: name.into(), index, dim, cat })
-        .collect();
-    let var = |k: usize| Expr::var(k, decls[k].dim, decls[k].cat);
-    let spec = Reduce::with_vars(kind.formula(var(0)?, var(1)?, var(2)?)?, None, Reduction::Sum, Axis::J, &decls)?;
+    let spec = cloud_reduction(ma.dim(), "b", Reduction::Sum, |x, y, b| kind.formula(x, y, b))?;
     let s = kind.point_scale(blur);
     let (xs, ys) = (&ma.points * s, &mb.points * s);
     let (a, b) = (&ma.weights, &mb.weights);

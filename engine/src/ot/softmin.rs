@@ -66,12 +66,7 @@ pub(crate) struct Softmin {
 
 impl Softmin {
     pub fn new(cost: GroundCost, dim: usize, opts: &Options) -> Result<Softmin> {
-        let decls = [("x", dim, Cat::I), ("y", dim, Cat::J), ("h", 1, Cat::J)];
-        let decls: Vec<VarDecl> =
-            decls.iter().enumerate().map(|(index, &(name, dim, cat))| VarDecl { name: name.into(), index, dim, cat }).collect();
-        let var = |k: usize| Expr::var(k, decls[k].dim, decls[k].cat);
-        let formula = var(2)?.sub(cost.formula(var(0)?, var(1)?)?)?;
-        let spec = Reduce::with_vars(formula, None, Reduction::LogSumExp, Axis::J, &decls)?;
+        let spec = cloud_reduction(dim, "h", Reduction::LogSumExp, |x, y, h| h.sub(cost.formula(x, y)?))?;
         Ok(Softmin { spec, cost, opts: opts.clone() })
     }
 
@@ -85,4 +80,21 @@ impl Softmin {
     pub fn apply(&self, eps: f64, xs: &Tensor, ys: &Tensor, h: &Tensor) -> Result<Tensor> {
         Ok(Tensor::lazy_reduce(&self.spec, &[xs, ys, h], &self.opts)? * -eps)
     }
+}
+
+/// The shape of every OT reduction: F(x_i, y_j, w_j) reduced over j, with the arguments
+/// x = Vi(dim), y = Vj(dim) and a per-point scalar w = Vj(1) (named `w` in messages).
+pub(crate) fn cloud_reduction(
+    dim: usize,
+    w: &str,
+    reduction: Reduction,
+    formula: impl FnOnce(Expr, Expr, Expr) -> Result<Expr>,
+) -> Result<Reduce> {
+    let decls: Vec<VarDecl> = [("x", dim, Cat::I), ("y", dim, Cat::J), (w, 1, Cat::J)]
+        .iter()
+        .enumerate()
+        .map(|(index, &(name, dim, cat))| VarDecl { name: name.into(), index, dim, cat })
+        .collect();
+    let var = |k: usize| Expr::var(k, decls[k].dim, decls[k].cat);
+    Reduce::with_vars(formula(var(0)?, var(1)?, var(2)?)?, None, reduction, Axis::J, &decls)
 }
