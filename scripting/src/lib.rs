@@ -12,6 +12,7 @@ pub mod help;
 pub mod io;
 pub mod kernel_api;
 pub mod lazy;
+pub mod measure;
 pub mod plot;
 pub mod session;
 pub mod tensor_api;
@@ -34,4 +35,5 @@ pub fn register_all(engine: &mut Engine, ctx: &Rc<Context>) {
     io::register(engine, ctx);
     help::register(engine, ctx);
     plot::register(engine, ctx);
+    measure::register(engine, ctx);
 }
