@@ -5,7 +5,8 @@
 //! language), [`simplify`] (rewrite rules), [`eval`] (what each op computes), [`reduction`],
 //! [`reference`] (the float64 oracle) and [`cpu`] (the fast backend), tied together by
 //! [`genred`] (the `Genred` API). [`tensor`] is the dense, PyTorch-like tensor with reverse-mode
-//! autograd that the scripting layer exposes.
+//! autograd that the scripting layer exposes; [`ot`] computes Sinkhorn divergences and kernel
+//! losses between point clouds on it.
 
 pub mod cpu;
 #[cfg(feature = "cuda")]
@@ -18,6 +19,7 @@ pub mod genred;
 pub mod kernels;
 pub mod grad_reduce;
 pub mod ops;
+pub mod ot;
 pub mod parse;
 pub mod print;
 pub mod random;

@@ -13,6 +13,7 @@ pub mod io;
 pub mod kernel_api;
 pub mod lazy;
 pub mod measure;
+pub mod ot_api;
 pub mod plot;
 pub mod session;
 pub mod tensor_api;
@@ -31,6 +32,7 @@ pub fn register_all(engine: &mut Engine, ctx: &Rc<Context>) {
     lazy::register(engine, ctx);
     genred_api::register(engine, ctx);
     kernel_api::register(engine, ctx);
+    ot_api::register(engine, ctx);
     checks::register(engine, ctx);
     io::register(engine, ctx);
     help::register(engine, ctx);
