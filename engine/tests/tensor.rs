@@ -42,6 +42,8 @@ fn cases() -> Vec<Case> {
         c("exp", &[&[2, 3]], ANY, |x| Ok(x[0].exp())),
         c("log", &[&[2, 3]], POS, |x| Ok(x[0].log())),
         c("sqrt", &[&[2, 3]], POS, |x| Ok(x[0].sqrt())),
+        c("sin", &[&[2, 3]], ANY, |x| Ok(x[0].sin())),
+        c("cos", &[&[2, 3]], ANY, |x| Ok(x[0].cos().mul(&x[0])?)),
         c("abs", &[&[7]], ANY, |x| x[0].abs().mul(&x[0])),
         c("scalar arithmetic", &[&[4]], POS, |x| ((2.0 - &x[0]) * 3.0).add(&(1.5 / &x[0]))?.sub(&(x[0].clone() / 4.0 + 1.0))),
         c("matmul 2-D", &[&[2, 3], &[3, 4]], ANY, |x| x[0].matmul(&x[1])),

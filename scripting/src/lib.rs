@@ -12,6 +12,7 @@ pub mod help;
 pub mod io;
 pub mod kernel_api;
 pub mod lazy;
+pub mod measure;
 pub mod ot_api;
 pub mod plot;
 pub mod session;
@@ -36,4 +37,5 @@ pub fn register_all(engine: &mut Engine, ctx: &Rc<Context>) {
     io::register(engine, ctx);
     help::register(engine, ctx);
     plot::register(engine, ctx);
+    measure::register(engine, ctx);
 }

@@ -16,6 +16,8 @@ pub(crate) enum Unary {
     Exp,
     Log,
     Sqrt,
+    Sin,
+    Cos,
     Abs,
     /// −1, 0 or 1; its derivative is zero almost everywhere, so it records nothing.
     Sign,
@@ -34,6 +36,8 @@ impl Unary {
             Unary::Exp => "exp",
             Unary::Log => "log",
             Unary::Sqrt => "sqrt",
+            Unary::Sin => "sin",
+            Unary::Cos => "cos",
             Unary::Abs => "abs",
             Unary::Sign => "sign",
             Unary::AddS(_) => "add_scalar",
@@ -51,6 +55,8 @@ impl Unary {
             Unary::Exp => x.exp(),
             Unary::Log => x.ln(),
             Unary::Sqrt => x.sqrt(),
+            Unary::Sin => x.sin(),
+            Unary::Cos => x.cos(),
             Unary::Abs => x.abs(),
             Unary::Sign if x.is_nan() => x,
             Unary::Sign if x == T::zero() => x,
@@ -72,6 +78,8 @@ impl Unary {
             Unary::Exp => g.mul(out)?,
             Unary::Log => g.div(x)?,
             Unary::Sqrt => g.div(out)? * 0.5,
+            Unary::Sin => g.mul(&x.cos())?,
+            Unary::Cos => -&g.mul(&x.sin())?,
             Unary::Abs => g.mul(&x.sign())?,
             Unary::Sign => return Ok(None),
             Unary::AddS(_) => g.clone(),
@@ -222,6 +230,12 @@ impl Tensor {
     }
     pub fn sqrt(&self) -> Tensor {
         self.unary(Unary::Sqrt)
+    }
+    pub fn sin(&self) -> Tensor {
+        self.unary(Unary::Sin)
+    }
+    pub fn cos(&self) -> Tensor {
+        self.unary(Unary::Cos)
     }
     pub fn abs(&self) -> Tensor {
         self.unary(Unary::Abs)

@@ -175,13 +175,15 @@ pub fn register(engine: &mut Engine, _ctx: &Rc<Context>) {
     let log_doc = "Elementwise natural logarithm, as PyTorch's log (NaN below 0, -inf at 0); on a float,\n\
                    Rhai's log is base 10 and ln is natural.";
     type Unary = (&'static str, &'static str, fn(&Tensor) -> Tensor);
-    let unary: [Unary; 8] = [
+    let unary: [Unary; 10] = [
         ("-", "Elementwise negation.", |x| -x),
         ("neg", "Elementwise negation.", |x| -x),
         ("exp", "Elementwise exponential.", Tensor::exp),
         ("log", log_doc, Tensor::log),
         ("ln", log_doc, Tensor::log),
         ("sqrt", "Elementwise square root.", Tensor::sqrt),
+        ("sin", "Elementwise sine (radians).", Tensor::sin),
+        ("cos", "Elementwise cosine (radians).", Tensor::cos),
         ("abs", "Elementwise absolute value.", Tensor::abs),
         ("square", "Elementwise x * x.", Tensor::square),
     ];
