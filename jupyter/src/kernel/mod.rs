@@ -75,7 +75,7 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
                 JupyterMessageContent::ShutdownRequest(r) => {
                     let reply = ShutdownReply { restart: r.restart, ..Default::default() };
                     let _ = control.send(JupyterMessage::new(reply, Some(&request))).await;
-                    shutdown();
+                    shutdown().await;
                 }
                 JupyterMessageContent::KernelInfoRequest(_) => replies::kernel_info().into(),
                 _ => continue,
@@ -103,7 +103,7 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
             JupyterMessageContent::ShutdownRequest(r) => {
                 let reply = ShutdownReply { restart: r.restart, ..Default::default() };
                 let _ = shell.send(JupyterMessage::new(reply, Some(&request))).await;
-                shutdown();
+                shutdown().await;
             }
             JupyterMessageContent::ExecuteRequest(_)
             | JupyterMessageContent::CompleteRequest(_)
@@ -125,9 +125,11 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
 }
 
 /// Ends the process after a shutdown request: a restart is a new process started by the client,
-/// hence a fresh session. The pause lets the reply leave the socket.
-fn shutdown() -> ! {
-    std::thread::sleep(std::time::Duration::from_millis(100));
+/// hence a fresh session. The pause lets the socket tasks (on this runtime) send the reply.
+async fn shutdown() -> ! {
+    #[cfg(feature = "rust-cells")]
+    crate::rust_cells::remove_work_dir();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     std::process::exit(0)
 }
 
