@@ -73,6 +73,8 @@ pub fn main(args: &[String]) -> i32 {
 /// `noyau run FILE`: a notebook if it ends in `.ipynb`, else a Rhai script.
 fn run(path: &Path) -> anyhow::Result<i32> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // Absolute, so that figures land beside the file even after a notebook enters its folder.
+    let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("figure");
     let mut cells = Cells::new(terminal_sink(dir, stem));
     let outcome = if path.extension().is_some_and(|e| e == "ipynb") {

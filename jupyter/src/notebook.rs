@@ -48,8 +48,12 @@ pub fn parse(json: &str) -> anyhow::Result<Vec<Cell>> {
 pub fn run(cells: &mut Cells, path: &Path) -> anyhow::Result<Result<(), CellError>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let notebook = parse(&text).with_context(|| path.display().to_string())?;
-    if let Some(dir) = path.parent() {
-        *cells.session().context().base_dir.borrow_mut() = dir.to_path_buf();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let dir = dir.canonicalize().with_context(|| format!("cannot enter {}", dir.display()))?;
+        *cells.session().context().base_dir.borrow_mut() = dir.clone();
+        // Jupyter starts kernels in the notebook's folder: Rust cells' relative paths (and Rhai's,
+        // through base_dir) resolve there too.
+        std::env::set_current_dir(&dir).with_context(|| format!("cannot enter {}", dir.display()))?;
     }
     for cell in notebook.iter().filter(|c| c.kind == "code") {
         if is_rust_cell(&cell.source) && !cfg!(feature = "rust-cells") {
