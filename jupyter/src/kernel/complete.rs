@@ -150,20 +150,32 @@ fn enclosing_call(before: &[char]) -> Option<String> {
     None
 }
 
-/// Whether the input can run: `Ok(None)` complete, `Ok(Some(indent))` incomplete (brackets
-/// open, or the parser wants more), `Err(())` invalid (a syntax error that more input cannot fix).
-pub fn is_complete(session: &Session, code: &str) -> Result<Option<String>, ()> {
+/// Whether an input can run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completeness {
+    Complete,
+    /// Brackets are open or the parser wants more; the next line's indent.
+    Incomplete(String),
+    /// A syntax error that more input cannot fix (running it shows the error).
+    Invalid,
+}
+
+/// Whether `code` is complete, incomplete or invalid.
+pub fn is_complete(session: &Session, code: &str) -> Completeness {
     let depth = repl::open_brackets(code);
     if depth > 0 {
-        return Ok(Some("    ".repeat(depth as usize)));
+        return Completeness::Incomplete("    ".repeat(depth as usize));
     }
     if is_rust_cell(code) || code.trim().is_empty() {
-        return Ok(None);
+        return Completeness::Complete;
     }
     if repl::is_incomplete(session.engine(), code) {
-        return Ok(Some(String::new()));
+        return Completeness::Incomplete(String::new());
     }
-    session.engine().compile(code).map(|_| None).map_err(|_| ())
+    match session.engine().compile(code) {
+        Ok(_) => Completeness::Complete,
+        Err(_) => Completeness::Invalid,
+    }
 }
 
 #[cfg(test)]
@@ -172,7 +184,7 @@ mod tests {
 
     fn session() -> Session {
         let mut s = Session::new();
-        s.eval("let points = randn(5, 2); let count = 3; fn my_kernel(a) { a }", "setup").unwrap();
+        let _unit = s.eval("let points = randn(5, 2); let count = 3; fn my_kernel(a) { a }", "setup").unwrap();
         s
     }
 
@@ -220,10 +232,10 @@ mod tests {
     #[test]
     fn complete_incomplete_and_invalid_inputs() {
         let s = session();
-        assert_eq!(is_complete(&s, "let a = 1;"), Ok(None));
-        assert_eq!(is_complete(&s, "fn f(x) {\n"), Ok(Some("    ".into())));
-        assert_eq!(is_complete(&s, "let a = [[1,"), Ok(Some("        ".into())));
-        assert_eq!(is_complete(&s, "let a = ;"), Err(()));
-        assert_eq!(is_complete(&s, "%%rust\nlet v = 1;"), Ok(None));
+        assert_eq!(is_complete(&s, "let a = 1;"), Completeness::Complete);
+        assert_eq!(is_complete(&s, "fn f(x) {\n"), Completeness::Incomplete("    ".into()));
+        assert_eq!(is_complete(&s, "let a = [[1,"), Completeness::Incomplete("        ".into()));
+        assert_eq!(is_complete(&s, "let a = ;"), Completeness::Invalid);
+        assert_eq!(is_complete(&s, "%%rust\nlet v = 1;"), Completeness::Complete);
     }
 }

@@ -35,7 +35,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
 }
 
 async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
-    let session = uuid_like();
+    let session = uuid::Uuid::new_v4().to_string();
     let mut shell = zmq::create_kernel_shell_connection(&info, &session).await?;
     let mut control = zmq::create_kernel_control_connection(&info, &session).await?;
     let mut iopub = zmq::create_kernel_iopub_connection(&info, &session).await?;
@@ -131,9 +131,4 @@ async fn shutdown() -> ! {
     crate::rust_cells::remove_work_dir();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     std::process::exit(0)
-}
-
-/// A session id for this kernel's messages.
-fn uuid_like() -> String {
-    JupyterMessage::new(Status::starting(), None).header.session
 }

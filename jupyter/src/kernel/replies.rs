@@ -1,6 +1,6 @@
 //! Reply contents the kernel builds: kernel_info, and the shapes of completion, inspection and is_complete replies.
 
-use super::complete::Completion;
+use super::complete::{Completeness, Completion};
 use jupyter_protocol::{
     CodeMirrorMode, CompleteReply, HelpLink, InspectReply, IsCompleteReply, IsCompleteReplyStatus, JupyterMessageContent,
     KernelInfoReply, LanguageInfo, Media, MediaType, ReplyStatus,
@@ -45,11 +45,11 @@ pub fn inspect(doc: Option<String>) -> JupyterMessageContent {
     InspectReply { found, data, ..Default::default() }.into()
 }
 
-pub fn is_complete(status: Result<Option<String>, ()>) -> JupyterMessageContent {
+pub fn is_complete(status: Completeness) -> JupyterMessageContent {
     match status {
-        Ok(None) => IsCompleteReply::complete(),
-        Ok(Some(indent)) => IsCompleteReply::incomplete(indent),
-        Err(()) => IsCompleteReply::new(IsCompleteReplyStatus::Invalid, String::new()),
+        Completeness::Complete => IsCompleteReply::complete(),
+        Completeness::Incomplete(indent) => IsCompleteReply::incomplete(indent),
+        Completeness::Invalid => IsCompleteReply::new(IsCompleteReplyStatus::Invalid, String::new()),
     }
     .into()
 }
