@@ -1,6 +1,6 @@
 //! `noyau jupyter install`: the kernelspec `noyau` (kernel.json and two logos) where Jupyter looks for kernels.
 //!
-//! The logos are drawn here rather than shipped as files: a kernel density of a few points,
+//! The logos are drawn here rather than shipped as files: the kernel density of points drawing an N,
 //! through the inferno colormap of the plotting code, which is what Noyau computes.
 
 use anyhow::{bail, Context as _};
@@ -86,16 +86,17 @@ pub fn install(target: &Target, exe: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// A `size`×`size` PNG: the Gaussian kernel density of five points, coloured by inferno.
+/// A `size`×`size` PNG: the Gaussian kernel density of points drawing an N, coloured by inferno.
 pub fn logo(size: u32) -> Result<Vec<u8>, String> {
-    const POINTS: [(f64, f64); 5] = [(0.30, 0.35), (0.68, 0.28), (0.50, 0.62), (0.25, 0.75), (0.78, 0.72)];
-    let sigma2 = 2.0 * 0.12f64.powi(2);
+    const POINTS: [(f64, f64); 9] =
+        [(0.24, 0.8), (0.24, 0.5), (0.24, 0.2), (0.37, 0.35), (0.5, 0.5), (0.63, 0.65), (0.76, 0.8), (0.76, 0.5), (0.76, 0.2)];
+    let sigma2 = 2.0 * 0.07f64.powi(2);
     let mut rgb = Vec::with_capacity((size * size * 3) as usize);
     for row in 0..size {
         for col in 0..size {
             let (x, y) = ((col as f64 + 0.5) / size as f64, (row as f64 + 0.5) / size as f64);
             let density: f64 = POINTS.iter().map(|(px, py)| (-((x - px).powi(2) + (y - py).powi(2)) / sigma2).exp()).sum();
-            let c = Colormap::Inferno.at(density / 1.6);
+            let c = Colormap::Inferno.at(density / 1.3);
             rgb.extend_from_slice(&[c.r, c.g, c.b]);
         }
     }
