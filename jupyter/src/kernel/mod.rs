@@ -60,13 +60,7 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
     });
     tokio::spawn(async move {
         loop {
-            let request = match control.read().await {
-                Ok(m) => m,
-                Err(e) => {
-                    eprintln!("noyau kernel: control: message dropped: {e}");
-                    continue;
-                }
-            };
+            let request = next_request(&mut control, "control").await;
             let reply: JupyterMessageContent = match &request.content {
                 JupyterMessageContent::InterruptRequest(_) => {
                     interrupter.interrupt();
@@ -88,13 +82,7 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
 
     // Shell requests are handled one at a time, as Jupyter expects; each is framed by busy/idle.
     loop {
-        let request = match shell.read().await {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("noyau kernel: shell: message dropped: {e}");
-                continue;
-            }
-        };
+        let request = next_request(&mut shell, "shell").await;
         let _ = iopub_tx.send(JupyterMessage::new(Status::busy(), Some(&request)));
         let reply: Option<JupyterMessageContent> = match &request.content {
             JupyterMessageContent::KernelInfoRequest(_) => Some(replies::kernel_info().into()),
@@ -121,6 +109,17 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
             shell.send(JupyterMessage::new(content, Some(&request))).await?;
         }
         let _ = iopub_tx.send(JupyterMessage::new(Status::idle(), Some(&request)));
+    }
+}
+
+/// The next request on a shell or control socket; one whose signature fails the check, or that
+/// does not parse, is reported on stderr and dropped.
+async fn next_request(socket: &mut zmq::KernelShellConnection, channel: &str) -> JupyterMessage {
+    loop {
+        match socket.read().await {
+            Ok(m) => return m,
+            Err(e) => eprintln!("noyau kernel: {channel}: message dropped: {e}"),
+        }
     }
 }
 
