@@ -23,4 +23,5 @@ export JUPYTER_DATA_DIR="$tmp/data" JUPYTER_RUNTIME_DIR="$tmp/runtime" JUPYTER_C
     exit 1
 }
 cd "$root/jupyter/tests/python"
+export PYTHONDONTWRITEBYTECODE=1
 exec "$python" -m pytest -v -p no:cacheprovider "$@" .
