@@ -22,3 +22,7 @@ cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example bench -- --cas
 
 echo "== tests"
 cargo test --release --workspace "${FEATURES[@]}"
+
+# The Jupyter kernel as Jupyter drives it (protocol suite, nbclient), against the binary built above.
+echo "== jupyter kernel (Python)"
+bash scripts/jupyter-tests.sh

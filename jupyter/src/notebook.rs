@@ -3,11 +3,12 @@
 //! Cells run in one session, as Jupyter's "run all" does: variables and functions carry from
 //! cell to cell, a cell's last value is printed when it is not unit, and the first error stops
 //! the run. Errors are located as `notebook.ipynb:cell N:line:col`, N counting every cell from 1
-//! (as editors number them). Cells starting with `%%rust` are skipped with a notice for now.
+//! (as editors number them). Cells starting with `%%rust` run through evcxr when the binary has
+//! the `rust-cells` feature, and are skipped with a notice otherwise. Cells run through
+//! [`Cells`], the executor the Jupyter kernel uses too.
 
+use crate::cells::{is_rust_cell, CellError, Cells};
 use anyhow::{bail, Context as _};
-use noyau_scripting::values::display_value;
-use noyau_scripting::{Error, Session};
 use std::path::Path;
 
 /// A cell of a notebook.
@@ -42,28 +43,27 @@ pub fn parse(json: &str) -> anyhow::Result<Vec<Cell>> {
         .collect())
 }
 
-/// Whether a cell is for the Rust kernel rather than Rhai.
-pub fn is_rust_cell(source: &str) -> bool {
-    source.trim_start().starts_with("%%rust")
-}
-
-/// Runs the code cells of the notebook at `path` in `session`, printing outputs and each cell's
-/// value; returns the first script error.
-pub fn run(session: &mut Session, path: &Path) -> anyhow::Result<Result<(), Error>> {
+/// Runs the code cells of the notebook at `path`, printing outputs and each cell's value (its
+/// `text/plain`); returns the first cell error.
+pub fn run(cells: &mut Cells, path: &Path) -> anyhow::Result<Result<(), CellError>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let cells = parse(&text).with_context(|| path.display().to_string())?;
-    if let Some(dir) = path.parent() {
-        *session.context().base_dir.borrow_mut() = dir.to_path_buf();
+    let notebook = parse(&text).with_context(|| path.display().to_string())?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let dir = dir.canonicalize().with_context(|| format!("cannot enter {}", dir.display()))?;
+        *cells.session().context().base_dir.borrow_mut() = dir.clone();
+        // Jupyter starts kernels in the notebook's folder: Rust cells' relative paths (and Rhai's,
+        // through base_dir) resolve there too.
+        std::env::set_current_dir(&dir).with_context(|| format!("cannot enter {}", dir.display()))?;
     }
-    for cell in cells.iter().filter(|c| c.kind == "code") {
-        if is_rust_cell(&cell.source) {
-            eprintln!("{}: cell {}: %%rust cells are not supported yet; skipped", path.display(), cell.number);
+    for cell in notebook.iter().filter(|c| c.kind == "code") {
+        if is_rust_cell(&cell.source) && !cfg!(feature = "rust-cells") {
+            eprintln!("{}: cell {}: %%rust cells need a noyau built with the rust-cells feature; skipped", path.display(), cell.number);
             continue;
         }
         let name = format!("{}:cell {}", path.display(), cell.number);
-        match session.eval(&cell.source, &name) {
-            Ok(value) => {
-                if let Some(text) = display_value(session.engine(), &value) {
+        match cells.run(&cell.source, &name) {
+            Ok(bundle) => {
+                if let Some((_, text)) = bundle.iter().find(|(mime, _)| mime == "text/plain") {
                     println!("{text}");
                 }
             }

@@ -4,27 +4,27 @@
 //! beside the script or notebook as `<stem>-fig<N>.png` (N counting from 1), and the path is
 //! printed; a bundle without an image prints its `text/plain` part.
 
-use noyau_scripting::{Event, Sink};
-use std::cell::Cell;
+use crate::cells::SharedSink;
+use noyau_scripting::Event;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// A sink printing text and writing figures as `<dir>/<stem>-fig<N>.png`.
-pub fn terminal_sink(dir: &Path, stem: &str) -> Sink {
-    let (dir, stem, count) = (dir.to_path_buf(), stem.to_string(), Rc::new(Cell::new(0usize)));
-    Rc::new(move |e| match e {
+pub fn terminal_sink(dir: &Path, stem: &str) -> SharedSink {
+    let (dir, stem, count) = (dir.to_path_buf(), stem.to_string(), Arc::new(AtomicUsize::new(0)));
+    Arc::new(move |e| match e {
         Event::Stdout(s) => println!("{s}"),
         Event::Stderr(s) => eprintln!("{s}"),
         Event::Display(bundle) => show(&bundle, &dir, &stem, &count),
     })
 }
 
-fn show(bundle: &[(String, String)], dir: &Path, stem: &str, count: &Cell<usize>) {
+fn show(bundle: &[(String, String)], dir: &Path, stem: &str, count: &AtomicUsize) {
     let part = |mime: &str| bundle.iter().find(|(m, _)| m == mime).map(|(_, d)| d.as_str());
     match part("image/png") {
         Some(data) => {
-            count.set(count.get() + 1);
-            let path = figure_path(dir, stem, count.get());
+            let path = figure_path(dir, stem, count.fetch_add(1, Ordering::Relaxed) + 1);
             let written = decode_base64(data)
                 .ok_or_else(|| "the image/png data is not valid base64".to_string())
                 .and_then(|bytes| std::fs::write(&path, bytes).map_err(|e| e.to_string()));

@@ -78,7 +78,7 @@ pub fn is_incomplete(engine: &Engine, source: &str) -> bool {
 
 /// Opening minus closing brackets, outside strings and comments (never negative at the end of a
 /// valid input, so a positive count means the input goes on).
-fn open_brackets(source: &str) -> i64 {
+pub(crate) fn open_brackets(source: &str) -> i64 {
     let mut depth = 0i64;
     let mut chars = source.chars().peekable();
     let mut quote: Option<char> = None;

@@ -90,8 +90,9 @@ fn a_notebook_prints_outputs_in_order_and_writes_figures() {
         &notebook(&[
             ("markdown", "# A title"),
             ("code", "let x = tensor([1.0, 2.0]);\nprint(\"hello\");"),
-            ("code", "x.sum()"),
-            ("code", "%%rust\nlet v = 1;"),
+            ("code", "save_npy(\"v.npy\", x);\nx.sum()"),
+            // Rust cells see the notebook's folder as the current one, as Rhai cells do.
+            ("code", "%%rust\nlet v = load_npy(\"v.npy\").unwrap();\nprintln!(\"from rust {}\", v.to_vec_f64().iter().sum::<f64>());\nv.shape().len()"),
             // The first bytes of a PNG file, as base64: the figure is written as given.
             ("code", "display(#{\"image/png\": \"iVBORw0KGgo=\", \"text/plain\": \"<figure>\"});"),
             ("code", "\"last\""),
@@ -100,12 +101,16 @@ fn a_notebook_prints_outputs_in_order_and_writes_figures() {
     let out = noyau(&["run", arg(&nb)], None);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let fig = dir.0.join("nb-fig1.png");
+    // The Rust cell runs through evcxr when the binary has it, and is skipped otherwise.
+    let rust = if cfg!(feature = "rust-cells") { "from rust 3\n1\n" } else { "" };
     assert_eq!(
         text(&out.stdout),
-        format!("hello\ntensor(3., dtype=float32)\n[figure {}]\n\"last\"\n", fig.display())
+        format!("hello\ntensor(3., dtype=float32)\n{rust}[figure {}]\n\"last\"\n", fig.display())
     );
     assert_eq!(std::fs::read(&fig).expect("the figure file"), b"\x89PNG\r\n\x1a\n");
-    assert!(text(&out.stderr).contains("cell 4: %%rust cells are not supported yet; skipped"), "{}", text(&out.stderr));
+    if !cfg!(feature = "rust-cells") {
+        assert!(text(&out.stderr).contains("cell 4: %%rust cells need a noyau built with the rust-cells feature"), "{}", text(&out.stderr));
+    }
 }
 
 #[test]

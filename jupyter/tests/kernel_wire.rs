@@ -1,0 +1,154 @@
+//! The kernel over real ZeroMQ sockets: signed replies, forged messages dropped, outputs streamed in order, interrupts.
+
+use jupyter_protocol::{
+    ConnectionInfo, ExecuteRequest, InterruptRequest, JupyterMessage, JupyterMessageContent, KernelInfoRequest, ShutdownRequest,
+    Transport,
+};
+use jupyter_zmq_client as zmq;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::time::timeout;
+
+/// A kernel process on free local ports, killed when dropped.
+struct Kernel {
+    child: Child,
+    info: ConnectionInfo,
+    dir: std::path::PathBuf,
+}
+
+impl Kernel {
+    async fn start(name: &str) -> Kernel {
+        let (ports, listeners) = zmq::peek_ports_with_listeners("127.0.0.1".parse().unwrap(), 5).await.unwrap();
+        let info = ConnectionInfo {
+            ip: "127.0.0.1".into(),
+            transport: Transport::TCP,
+            shell_port: ports[0],
+            iopub_port: ports[1],
+            stdin_port: ports[2],
+            control_port: ports[3],
+            hb_port: ports[4],
+            key: "a-test-key-0123456789".into(),
+            signature_scheme: "hmac-sha256".into(),
+            kernel_name: Some("noyau".into()),
+        };
+        let dir = std::env::temp_dir().join(format!("noyau-wire-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("connection.json");
+        std::fs::write(&file, serde_json::to_string(&info).unwrap()).unwrap();
+        drop(listeners);
+        let child = Command::new(env!("CARGO_BIN_EXE_noyau"))
+            .args(["kernel", "--connection-file", file.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the kernel starts");
+        Kernel { child, info, dir }
+    }
+
+    /// Shell and iopub connections signed with `key`.
+    async fn client(&self, key: &str) -> (zmq::ClientShellConnection, zmq::ClientIoPubConnection) {
+        let info = ConnectionInfo { key: key.into(), ..self.info.clone() };
+        let session = format!("test-{}", key.len());
+        let identity = zmq::peer_identity_for_session(&session).unwrap();
+        let shell = zmq::create_client_shell_connection_with_identity(&info, &session, identity).await.unwrap();
+        let iopub = zmq::create_client_iopub_connection(&info, "", &session).await.unwrap();
+        (shell, iopub)
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends kernel_info requests until one is answered (the kernel may still be binding its sockets).
+async fn wait_ready(shell: &mut zmq::ClientShellConnection) -> JupyterMessage {
+    for _ in 0..100 {
+        shell.send(KernelInfoRequest {}.into()).await.unwrap();
+        if let Ok(Ok(reply)) = timeout(Duration::from_millis(300), shell.read()).await {
+            return reply;
+        }
+    }
+    panic!("the kernel never answered kernel_info");
+}
+
+/// IOPub messages of the request `id`, up to its `idle` status.
+async fn outputs_of(iopub: &mut zmq::ClientIoPubConnection, id: &str) -> Vec<JupyterMessageContent> {
+    let mut out = Vec::new();
+    loop {
+        let msg = timeout(Duration::from_secs(30), iopub.read()).await.expect("iopub answers").expect("a valid message");
+        if msg.parent_header.as_ref().map(|h| h.msg_id.as_str()) != Some(id) {
+            continue;
+        }
+        if let JupyterMessageContent::Status(s) = &msg.content {
+            if s.execution_state.as_str() == "idle" {
+                return out;
+            }
+            continue;
+        }
+        out.push(msg.content);
+    }
+}
+
+#[tokio::test]
+async fn signed_replies_and_forged_requests_dropped() {
+    let kernel = Kernel::start("sign").await;
+    let (mut shell, _iopub) = kernel.client(&kernel.info.key).await;
+    // The client checks the reply's HMAC with the key: reading it at all proves it is signed.
+    let reply = wait_ready(&mut shell).await;
+    let JupyterMessageContent::KernelInfoReply(info) = reply.content else { panic!("not a kernel_info_reply") };
+    assert_eq!(info.language_info.name, "rhai");
+    assert_eq!(info.protocol_version, "5.3");
+
+    // A request signed with another key gets no answer...
+    let (mut forger, _) = kernel.client("not-the-key").await;
+    forger.send(ExecuteRequest::new("print(\"forged\")".into()).into()).await.unwrap();
+    assert!(timeout(Duration::from_secs(2), forger.read()).await.is_err(), "a forged request was answered");
+    // ...and the kernel still serves the right key.
+    shell.send(KernelInfoRequest {}.into()).await.unwrap();
+    let again = timeout(Duration::from_secs(10), shell.read()).await.unwrap().unwrap();
+    assert_eq!(again.message_type(), "kernel_info_reply");
+}
+
+#[tokio::test]
+async fn outputs_stream_in_order_and_interrupts_keep_the_state() {
+    let kernel = Kernel::start("exec").await;
+    let (mut shell, mut iopub) = kernel.client(&kernel.info.key).await;
+    wait_ready(&mut shell).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription reaches the kernel
+
+    let request: JupyterMessage = ExecuteRequest::new("let kept = 5;\nprint(\"one\");\ndebug(\"two\");\nkept * 2".into()).into();
+    let id = request.header.msg_id.clone();
+    shell.send(request).await.unwrap();
+    let reply = timeout(Duration::from_secs(30), shell.read()).await.unwrap().unwrap();
+    assert_eq!(reply.message_type(), "execute_reply");
+    let kinds: Vec<String> = outputs_of(&mut iopub, &id).await.iter().map(|c| c.message_type().to_string()).collect();
+    assert_eq!(kinds, ["execute_input", "stream", "stream", "execute_result"]);
+
+    // A loop interrupted through the control channel.
+    let mut control = zmq::create_client_control_connection(&kernel.info, "test-control").await.unwrap();
+    let looping: JupyterMessage = ExecuteRequest::new("let n = 0; loop { n += 1; }".into()).into();
+    shell.send(looping).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    control.send(InterruptRequest {}.into()).await.unwrap();
+    let ack = timeout(Duration::from_secs(5), control.read()).await.unwrap().unwrap();
+    assert_eq!(ack.message_type(), "interrupt_reply");
+    let stopped = timeout(Duration::from_secs(5), shell.read()).await.expect("the loop stops").unwrap();
+    let JupyterMessageContent::ExecuteReply(r) = stopped.content else { panic!("not an execute_reply") };
+    assert_eq!(r.error.map(|e| e.ename).as_deref(), Some("Interrupted"));
+
+    let check: JupyterMessage = ExecuteRequest::new("kept + 1".into()).into();
+    let id = check.header.msg_id.clone();
+    shell.send(check).await.unwrap();
+    timeout(Duration::from_secs(30), shell.read()).await.unwrap().unwrap();
+    let out = outputs_of(&mut iopub, &id).await;
+    let Some(JupyterMessageContent::ExecuteResult(result)) = out.last() else { panic!("no result: {out:?}") };
+    assert_eq!(serde_json::to_value(&result.data).unwrap()["text/plain"], "6");
+
+    control.send(ShutdownRequest { restart: false }.into()).await.unwrap();
+    let bye = timeout(Duration::from_secs(5), control.read()).await.unwrap().unwrap();
+    assert_eq!(bye.message_type(), "shutdown_reply");
+}
