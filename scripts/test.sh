@@ -17,12 +17,18 @@ echo "== build (release, all targets)"
 cargo build --release --workspace --all-targets "${FEATURES[@]}"
 
 echo "== examples run"
+# The README's main command: the first notebook, headless (its figure goes to a temporary copy's folder).
+nb_tmp="$(mktemp -d)"
+cp notebooks/01-convolution-gaussienne.ipynb "$nb_tmp/"
+cargo run --release -q -p noyau-jupyter "${FEATURES[@]}" -- run "$nb_tmp/01-convolution-gaussienne.ipynb"
+rm -rf "$nb_tmp"
 cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example convolution
 cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example bench -- --case gauss --n 20000 --reps 1
 
 echo "== tests"
 cargo test --release --workspace "${FEATURES[@]}"
 
-# The Jupyter kernel as Jupyter drives it (protocol suite, nbclient), against the binary built above.
+# The Jupyter kernel as Jupyter drives it (protocol suite, nbclient on kernel_tour.ipynb and on
+# every notebook of notebooks/), against the binary built above.
 echo "== jupyter kernel (Python)"
 bash scripts/jupyter-tests.sh
