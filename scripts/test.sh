@@ -17,11 +17,8 @@ echo "== build (release, all targets)"
 cargo build --release --workspace --all-targets "${FEATURES[@]}"
 
 echo "== examples run"
-# The README's main command: the first notebook, headless (its figure goes to a temporary copy's folder).
-nb_tmp="$(mktemp -d)"
-cp notebooks/01-convolution-gaussienne.ipynb "$nb_tmp/"
-cargo run --release -q -p noyau-jupyter "${FEATURES[@]}" -- run "$nb_tmp/01-convolution-gaussienne.ipynb"
-rm -rf "$nb_tmp"
+# The README's main command: the first notebook, headless (its figure, beside it, is git-ignored).
+cargo run --release -q -p noyau-jupyter "${FEATURES[@]}" -- run notebooks/01-convolution-gaussienne.ipynb
 cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example convolution
 cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example bench -- --case gauss --n 20000 --reps 1
 

@@ -7,18 +7,17 @@ import unittest
 from pathlib import Path
 
 import nbformat
+import notebooks  # scripts/notebooks.py, through conftest.py
 from nbclient import NotebookClient
 
 HERE = Path(__file__).parent
-# The first Rust cell starts evcxr and compiles noyau-engine: minutes on a small machine.
-RUST_TIMEOUT = 1200
 INTERRUPT_AFTER = 3
 
 
 def timeout_for(cell):
     if "interrupt" in cell.metadata.get("tags", []):
         return INTERRUPT_AFTER
-    return RUST_TIMEOUT if cell.source.lstrip().startswith("%%rust") else 120
+    return notebooks.timeout_for(cell)
 
 
 class KernelTour(unittest.TestCase):

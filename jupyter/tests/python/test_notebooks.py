@@ -1,15 +1,9 @@
 """Every notebook of notebooks/ executed through the kernel by nbclient, and its saved outputs current."""
 
-import importlib.util
 import json
-from pathlib import Path
 
+import notebooks  # scripts/notebooks.py, through conftest.py
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "notebooks.py"
-spec = importlib.util.spec_from_file_location("notebooks", SCRIPT)
-notebooks = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(notebooks)
 
 
 def kinds(cell):
