@@ -45,14 +45,23 @@ impl Kernel {
         Kernel { child, info, dir }
     }
 
-    /// Shell and iopub connections signed with `key`.
+    /// Shell and iopub connections signed with `key`. Connecting is retried for a while: on a
+    /// loaded machine the kernel process may not have bound its sockets yet.
     async fn client(&self, key: &str) -> (zmq::ClientShellConnection, zmq::ClientIoPubConnection) {
         let info = ConnectionInfo { key: key.into(), ..self.info.clone() };
         let session = format!("test-{}", key.len());
-        let identity = zmq::peer_identity_for_session(&session).unwrap();
-        let shell = zmq::create_client_shell_connection_with_identity(&info, &session, identity).await.unwrap();
-        let iopub = zmq::create_client_iopub_connection(&info, "", &session).await.unwrap();
-        (shell, iopub)
+        let mut last_error = String::new();
+        for _ in 0..100 {
+            let identity = zmq::peer_identity_for_session(&session).unwrap();
+            let shell = zmq::create_client_shell_connection_with_identity(&info, &session, identity).await;
+            let iopub = zmq::create_client_iopub_connection(&info, "", &session).await;
+            match (shell, iopub) {
+                (Ok(shell), Ok(iopub)) => return (shell, iopub),
+                (Err(e), _) | (_, Err(e)) => last_error = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("could not connect to the kernel: {last_error}");
     }
 }
 
@@ -64,15 +73,30 @@ impl Drop for Kernel {
     }
 }
 
-/// Sends kernel_info requests until one is answered (the kernel may still be binding its sockets).
+/// Sends kernel_info requests until one is answered (the kernel may still be binding its
+/// sockets), then lets the answers to the earlier tries arrive and drops them, so that the next
+/// read on `shell` is the answer to the next request.
 async fn wait_ready(shell: &mut zmq::ClientShellConnection) -> JupyterMessage {
     for _ in 0..100 {
         shell.send(KernelInfoRequest {}.into()).await.unwrap();
         if let Ok(Ok(reply)) = timeout(Duration::from_millis(300), shell.read()).await {
+            while timeout(Duration::from_millis(500), shell.read()).await.is_ok() {}
             return reply;
         }
     }
     panic!("the kernel never answered kernel_info");
+}
+
+/// Sends `request` on `shell` and returns the reply whose parent is that request.
+async fn request(shell: &mut zmq::ClientShellConnection, request: JupyterMessage, wait: Duration) -> JupyterMessage {
+    let id = request.header.msg_id.clone();
+    shell.send(request).await.unwrap();
+    loop {
+        let reply = timeout(wait, shell.read()).await.expect("the kernel answers").expect("a valid reply");
+        if reply.parent_header.as_ref().map(|h| h.msg_id.as_str()) == Some(id.as_str()) {
+            return reply;
+        }
+    }
 }
 
 /// IOPub messages of the request `id`, up to its `idle` status.
@@ -108,8 +132,7 @@ async fn signed_replies_and_forged_requests_dropped() {
     forger.send(ExecuteRequest::new("print(\"forged\")".into()).into()).await.unwrap();
     assert!(timeout(Duration::from_secs(2), forger.read()).await.is_err(), "a forged request was answered");
     // ...and the kernel still serves the right key.
-    shell.send(KernelInfoRequest {}.into()).await.unwrap();
-    let again = timeout(Duration::from_secs(10), shell.read()).await.unwrap().unwrap();
+    let again = request(&mut shell, KernelInfoRequest {}.into(), Duration::from_secs(10)).await;
     assert_eq!(again.message_type(), "kernel_info_reply");
 }
 
@@ -120,10 +143,9 @@ async fn outputs_stream_in_order_and_interrupts_keep_the_state() {
     wait_ready(&mut shell).await;
     tokio::time::sleep(Duration::from_millis(300)).await; // the subscription reaches the kernel
 
-    let request: JupyterMessage = ExecuteRequest::new("let kept = 5;\nprint(\"one\");\ndebug(\"two\");\nkept * 2".into()).into();
-    let id = request.header.msg_id.clone();
-    shell.send(request).await.unwrap();
-    let reply = timeout(Duration::from_secs(30), shell.read()).await.unwrap().unwrap();
+    let first: JupyterMessage = ExecuteRequest::new("let kept = 5;\nprint(\"one\");\ndebug(\"two\");\nkept * 2".into()).into();
+    let id = first.header.msg_id.clone();
+    let reply = request(&mut shell, first, Duration::from_secs(30)).await;
     assert_eq!(reply.message_type(), "execute_reply");
     let kinds: Vec<String> = outputs_of(&mut iopub, &id).await.iter().map(|c| c.message_type().to_string()).collect();
     assert_eq!(kinds, ["execute_input", "stream", "stream", "execute_result"]);
@@ -142,8 +164,7 @@ async fn outputs_stream_in_order_and_interrupts_keep_the_state() {
 
     let check: JupyterMessage = ExecuteRequest::new("kept + 1".into()).into();
     let id = check.header.msg_id.clone();
-    shell.send(check).await.unwrap();
-    timeout(Duration::from_secs(30), shell.read()).await.unwrap().unwrap();
+    request(&mut shell, check, Duration::from_secs(30)).await;
     let out = outputs_of(&mut iopub, &id).await;
     let Some(JupyterMessageContent::ExecuteResult(result)) = out.last() else { panic!("no result: {out:?}") };
     assert_eq!(serde_json::to_value(&result.data).unwrap()["text/plain"], "6");
