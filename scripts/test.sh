@@ -13,6 +13,10 @@ echo "$NOYAU_NVRTC_PATH"
 
 FEATURES=(--features noyau-engine/cuda)
 
+echo "== format and lints"
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets "${FEATURES[@]}" -- -D warnings
+
 echo "== build (release, all targets)"
 cargo build --release --workspace --all-targets "${FEATURES[@]}"
 

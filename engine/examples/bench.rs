@@ -30,7 +30,8 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { case: "gauss".into(), n: 100_000, m: None, dim: 3, dtype: "f32".into(), reps: 3, backend: Backend::Cpu };
+    let mut a =
+        Args { case: "gauss".into(), n: 100_000, m: None, dim: 3, dtype: "f32".into(), reps: 3, backend: Backend::Cpu };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -139,7 +140,8 @@ fn timed<T: Real>(spec: &Genred, inputs: &[ArrayView2<T>], opts: &Options) -> Re
     #[cfg(feature = "cuda")]
     if let Backend::Gpu(device) = opts.backend {
         let (n_out, n_in) = spec.reduce().sizes(inputs).map_err(|e| e.to_string())?;
-        let (out, t) = noyau_engine::cuda::reduce_timed(spec.reduce(), inputs, n_out, n_in, opts, device).map_err(|e| e.to_string())?;
+        let (out, t) = noyau_engine::cuda::reduce_timed(spec.reduce(), inputs, n_out, n_in, opts, device)
+            .map_err(|e| e.to_string())?;
         return Ok((out, Some(t.kernel_ms / 1e3)));
     }
     spec.eval_with(inputs, opts).map(|out| (out, None)).map_err(|e| e.to_string())
@@ -159,7 +161,12 @@ fn run_sinkhorn(a: &Args) -> Result<(), String> {
     let y = Tensor::rand(&[m, a.dim], dtype, &mut rng).map_err(err)?;
     let wa = Tensor::full(&[a.n], 1.0 / a.n as f64, dtype).map_err(err)?;
     let wb = Tensor::full(&[m], 1.0 / m as f64, dtype).map_err(err)?;
-    let opts = SinkhornOptions { blur: 0.01, scaling: 0.9, reduce: Options { backend: a.backend, ..Options::default() }, ..SinkhornOptions::default() };
+    let opts = SinkhornOptions {
+        blur: 0.01,
+        scaling: 0.9,
+        reduce: Options { backend: a.backend, ..Options::default() },
+        ..SinkhornOptions::default()
+    };
     let diameter = schedule::diameter(&x, &y).map_err(err)?;
     let iterations = schedule::epsilon_schedule(2.0, diameter, opts.blur, opts.scaling).len();
     let mut best = f64::INFINITY;

@@ -15,7 +15,8 @@ fn main() -> Result<(), noyau_engine::Error> {
     let x: Array2<f32> = rng.normal_array(n, 2);
     let y: Array2<f32> = rng.normal_array(n, 2);
     let s = Array2::from_elem((1, 1), 1.0 / (2.0 * sigma * sigma));
-    let conv = Genred::new("Exp(-s * SqDist(x, y))", &["s = Pm(1)", "x = Vi(2)", "y = Vj(2)"], Reduction::Sum, Axis::J)?;
+    let conv =
+        Genred::new("Exp(-s * SqDist(x, y))", &["s = Pm(1)", "x = Vi(2)", "y = Vj(2)"], Reduction::Sum, Axis::J)?;
     println!("formula: {}", conv.formula());
 
     let inputs: [ArrayView2<f32>; 3] = [s.view(), x.view(), y.view()];
@@ -29,8 +30,12 @@ fn main() -> Result<(), noyau_engine::Error> {
     let rows = n.min(200);
     let x64 = x.slice(ndarray::s![..rows, ..]).mapv(f64::from);
     let (s64, y64) = (s.mapv(f64::from), y.mapv(f64::from));
-    let reference = conv.eval_with(&[s64.view(), x64.view(), y64.view()], &Options { backend: Backend::Reference, ..Default::default() })?;
-    let worst = (0..rows).map(|i| ((f[[i, 0]] as f64 - reference[[i, 0]]) / reference[[i, 0]]).abs()).fold(0.0, f64::max);
+    let reference = conv.eval_with(
+        &[s64.view(), x64.view(), y64.view()],
+        &Options { backend: Backend::Reference, ..Default::default() },
+    )?;
+    let worst =
+        (0..rows).map(|i| ((f[[i, 0]] as f64 - reference[[i, 0]]) / reference[[i, 0]]).abs()).fold(0.0, f64::max);
     println!("largest relative difference to the float64 reference on {rows} rows: {worst:.2e}");
     if worst > 1e-5 {
         eprintln!("error: the result differs from the reference by more than 1e-5");

@@ -9,7 +9,11 @@ use crate::real::Real;
 
 #[inline(always)]
 fn bc<T: Real>(a: &[T], k: usize) -> T {
-    if a.len() == 1 { a[0] } else { a[k] }
+    if a.len() == 1 {
+        a[0]
+    } else {
+        a[k]
+    }
 }
 
 /// Index of the largest (`greater = true`) or smallest component; the first one on ties, NaN wins.
@@ -92,19 +96,37 @@ pub fn eval_op<T: Real>(op: &Op, args: &[&[T]], out: &mut [T]) {
         Op::ClampInt(a, b) => {
             let (a, b) = (T::from_f64(*a as f64), T::from_f64(*b as f64));
             for (o, &x) in out.iter_mut().zip(args[0]) {
-                *o = if x < a { a } else if x > b { b } else { x };
+                *o = if x < a {
+                    a
+                } else if x > b {
+                    b
+                } else {
+                    x
+                };
             }
         }
         Op::IfElse => {
             for (k, o) in out.iter_mut().enumerate() {
                 let c = bc(args[0], k);
-                *o = if c >= zero { bc(args[1], k) } else if c.is_nan() { c } else { bc(args[2], k) };
+                *o = if c >= zero {
+                    bc(args[1], k)
+                } else if c.is_nan() {
+                    c
+                } else {
+                    bc(args[2], k)
+                };
             }
         }
         Op::Clamp => {
             for (k, o) in out.iter_mut().enumerate() {
                 let (x, a, b) = (bc(args[0], k), bc(args[1], k), bc(args[2], k));
-                *o = if x < a { a } else if x > b { b } else { x };
+                *o = if x < a {
+                    a
+                } else if x > b {
+                    b
+                } else {
+                    x
+                };
             }
         }
         Op::Mod => {

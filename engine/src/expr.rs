@@ -54,7 +54,11 @@ impl Cat {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Op {
     /// Argument `index` of the reduction, a vector of `dim` values.
-    Var { index: usize, dim: usize, cat: Cat },
+    Var {
+        index: usize,
+        dim: usize,
+        cat: Cat,
+    },
     /// A real scalar constant, stored by its bits so that `Op` is `Eq + Hash`.
     Const(u64),
     /// An integer scalar constant (`IntCst(n)`).
@@ -101,11 +105,20 @@ pub enum Op {
     /// Component m.
     Elem(usize),
     /// A scalar placed at position `index` of a zero vector of dimension `dim`.
-    ElemT { index: usize, dim: usize },
+    ElemT {
+        index: usize,
+        dim: usize,
+    },
     /// Components start..start+len.
-    Extract { start: usize, len: usize },
+    Extract {
+        start: usize,
+        len: usize,
+    },
     /// A vector placed at `start` in a zero vector of dimension `dim`.
-    ExtractT { start: usize, dim: usize },
+    ExtractT {
+        start: usize,
+        dim: usize,
+    },
     Concat,
     /// The one-hot vector of dimension d of round(x).
     OneHot(usize),
@@ -116,9 +129,17 @@ pub enum Op {
     /// (a, b) ↦ a ⊗ b, of dim da·db, a's index slowest.
     TensorProd,
     /// Kronecker product of tensors of shapes `a` and `b` (same number of axes), row-major.
-    Kron { a: Vec<usize>, b: Vec<usize> },
+    Kron {
+        a: Vec<usize>,
+        b: Vec<usize>,
+    },
     /// Contraction of tensors of shapes `a` and `b` over axes `ca` of a paired with `cb` of b.
-    TensorDot { a: Vec<usize>, b: Vec<usize>, ca: Vec<usize>, cb: Vec<usize> },
+    TensorDot {
+        a: Vec<usize>,
+        b: Vec<usize>,
+        ca: Vec<usize>,
+        cb: Vec<usize>,
+    },
 }
 
 /// A node of the formula DAG.
@@ -456,7 +477,11 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
     }
     let d: Vec<usize> = args.iter().map(Expr::dim).collect();
     let same = |a: usize, b: usize| -> Result<usize> {
-        if a == b { Ok(a) } else { Err(Error::DimMismatch { op: name.into(), a, b }) }
+        if a == b {
+            Ok(a)
+        } else {
+            Err(Error::DimMismatch { op: name.into(), a, b })
+        }
     };
     Ok(match op {
         Op::Var { dim, .. } | Op::Zero(dim) => {
@@ -492,7 +517,11 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             if d[0] != 1 && d[0] != x && d[0] != x.saturating_mul(x) {
                 return Err(Error::invalid(
                     name,
-                    format!("the weight has dimension {} but the vectors have dimension {x}: it must be 1, {x} or {}", d[0], x * x),
+                    format!(
+                        "the weight has dimension {} but the vectors have dimension {x}: it must be 1, {x} or {}",
+                        d[0],
+                        x * x
+                    ),
                 ));
             }
             1
@@ -571,7 +600,10 @@ fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
             }
             for (&x, &y) in ca.iter().zip(cb) {
                 if x >= a.len() || y >= b.len() || a[x] != b[y] {
-                    return Err(Error::invalid(name, format!("cannot contract axis {x} of {a:?} with axis {y} of {b:?}")));
+                    return Err(Error::invalid(
+                        name,
+                        format!("cannot contract axis {x} of {a:?} with axis {y} of {b:?}"),
+                    ));
                 }
             }
             let mut dedup_a = ca.clone();

@@ -38,7 +38,10 @@ impl Backend {
             "gpu" | "GPU" | "cuda" => gpu_backend(0),
             _ => match device.map(str::parse::<usize>) {
                 Some(Ok(k)) => gpu_backend(k),
-                _ => Err(Error::Backend { backend: s.into(), msg: "unknown backend: use auto, cpu, gpu or cuda:N".into() }),
+                _ => Err(Error::Backend {
+                    backend: s.into(),
+                    msg: "unknown backend: use auto, cpu, gpu or cuda:N".into(),
+                }),
             },
         }
     }
@@ -71,6 +74,8 @@ pub struct Options {
     pub accumulate_f64: bool,
     /// When set to true by another thread, the reduction stops between blocks with `Error::Interrupted`.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Called with the progress of long computations (blocks of rows, Sinkhorn's ε steps).
+    pub progress: Option<crate::progress::ProgressHook>,
 }
 
 /// One argument of a reduction.
@@ -167,8 +172,7 @@ impl Reduce {
     /// A side with no variable has size 1, as a single point.
     pub fn sizes<T>(&self, inputs: &[ArrayView2<T>]) -> Result<(usize, usize)> {
         if inputs.len() != self.vars.len() {
-            let names: Vec<String> =
-                self.vars.iter().map(|v| format!("{} = {}", v.name, v.declaration())).collect();
+            let names: Vec<String> = self.vars.iter().map(|v| format!("{} = {}", v.name, v.declaration())).collect();
             return Err(Error::ArgCount {
                 expected: self.vars.len(),
                 got: inputs.len(),
@@ -274,7 +278,13 @@ impl Genred {
         Genred::build(formula, Some(weight), aliases, reduction, axis)
     }
 
-    fn build(formula: &str, weight: Option<&str>, aliases: &[&str], reduction: Reduction, axis: Axis) -> Result<Genred> {
+    fn build(
+        formula: &str,
+        weight: Option<&str>,
+        aliases: &[&str],
+        reduction: Reduction,
+        axis: Axis,
+    ) -> Result<Genred> {
         let vars = crate::parse::parse_aliases(aliases)?;
         let f = crate::parse::parse_formula(formula, &vars)?;
         let w = weight.map(|w| crate::parse::parse_formula(w, &vars)).transpose()?;

@@ -209,7 +209,8 @@ impl Kernel {
         } else {
             sum_form(&self.term, &atom)?.mul(b)?
         };
-        let reduction = if matches!(mode, Mode::Lse | Mode::LogScaledLse) { Reduction::LogSumExp } else { Reduction::Sum };
+        let reduction =
+            if matches!(mode, Mode::Lse | Mode::LogScaledLse) { Reduction::LogSumExp } else { Reduction::Sum };
         Reduce::with_vars(formula, None, reduction, Axis::J, &decls)
     }
 }
@@ -217,7 +218,12 @@ impl Kernel {
 /// One atomic kernel, as k (`log` false) or as c = log k (`log` true).
 fn atom_formula(kind: Atom, x: Expr, y: Expr, gamma: Option<Expr>, log: bool, name: &str) -> Result<Expr> {
     if x.dim() != y.dim() {
-        return Err(invalid(format!("{}: the points of a pair have dimensions {} and {}", kind.name(), x.dim(), y.dim())));
+        return Err(invalid(format!(
+            "{}: the points of a pair have dimensions {} and {}",
+            kind.name(),
+            x.dim(),
+            y.dim()
+        )));
     }
     let w = || -> Result<Expr> {
         let g = gamma.clone().ok_or_else(|| invalid(format!("{} needs a gamma", kind.name())))?;
@@ -262,7 +268,9 @@ fn sum_form(t: &Term, atom: &dyn Fn(usize, bool) -> Result<Expr>) -> Result<Expr
 fn log_form(t: &Term, atom: &dyn Fn(usize, bool) -> Result<Expr>) -> Result<Expr> {
     match t {
         Term::Const(n) if *n > 0 => Ok(Expr::constant((*n as f64).ln())),
-        Term::Const(n) => Err(invalid(format!("the constant {n} has no logarithm, so it cannot be used in the log modes"))),
+        Term::Const(n) => {
+            Err(invalid(format!("the constant {n} has no logarithm, so it cannot be used in the log modes")))
+        }
         Term::Atom(k) => atom(*k, true),
         Term::Add(a, b) => log_add(log_form(a, atom)?, log_form(b, atom)?),
         Term::Mul(a, b) => log_form(a, atom)?.add(log_form(b, atom)?),

@@ -125,7 +125,11 @@ macro_rules! binary_table {
 
 #[inline(always)]
 fn bool_to<T: Real>(c: bool) -> T {
-    if c { T::one() } else { T::zero() }
+    if c {
+        T::one()
+    } else {
+        T::zero()
+    }
 }
 
 unary_table! {

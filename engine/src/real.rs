@@ -25,9 +25,7 @@ impl DType {
 }
 
 /// A float the engine computes in.
-pub trait Real:
-    Float + FloatConst + Debug + Display + Default + Send + Sync + 'static + std::iter::Sum
-{
+pub trait Real: Float + FloatConst + Debug + Display + Default + Send + Sync + 'static + std::iter::Sum {
     const DTYPE: DType;
     /// exp, vectorisable, within 2 ulp of libm on the whole range.
     fn vexp(self) -> Self;
@@ -46,7 +44,11 @@ impl Real for f32 {
         let y = exp_core_f32(x.clamp(-104.0, 88.72));
         let y = if x < -104.0 { 0.0 } else { y };
         let y = if x > 88.72 { f32::INFINITY } else { y };
-        if x.is_nan() { x } else { y }
+        if x.is_nan() {
+            x
+        } else {
+            y
+        }
     }
 
     #[inline(always)]
@@ -78,7 +80,11 @@ impl Real for f32 {
         let r = e.mul_add(0.693_359_4, m + y);
         let r = if x == 0.0 { f32::NEG_INFINITY } else { r };
         let r = if x == f32::INFINITY { x } else { r };
-        if x < 0.0 || x.is_nan() { f32::NAN } else { r }
+        if x < 0.0 || x.is_nan() {
+            f32::NAN
+        } else {
+            r
+        }
     }
 
     #[inline(always)]
@@ -152,7 +158,11 @@ impl Real for f64 {
         let y = exp_core_f64(x.clamp(-746.0, 709.78));
         let y = if x < -746.0 { 0.0 } else { y };
         let y = if x > 709.78 { f64::INFINITY } else { y };
-        if x.is_nan() { x } else { y }
+        if x.is_nan() {
+            x
+        } else {
+            y
+        }
     }
 
     #[inline(always)]
@@ -185,7 +195,11 @@ impl Real for f64 {
         let r = e.mul_add(std::f64::consts::LN_2, 2.0 * s * p);
         let r = if x == 0.0 { f64::NEG_INFINITY } else { r };
         let r = if x == f64::INFINITY { x } else { r };
-        if x < 0.0 || x.is_nan() { f64::NAN } else { r }
+        if x < 0.0 || x.is_nan() {
+            f64::NAN
+        } else {
+            r
+        }
     }
 
     #[inline(always)]
@@ -213,7 +227,7 @@ mod tests {
         while x < 90.0 {
             let (a, b) = (x.vexp(), x.exp());
             if b.is_finite() && x >= -87.0 {
-                    worst = worst.max(ulps32(a, b));
+                worst = worst.max(ulps32(a, b));
             } else {
                 assert!(a == b || (a - b).abs() <= 1e-44 + 4.0 * f32::EPSILON * b, "exp({x}) = {a}, libm {b}");
             }

@@ -195,7 +195,11 @@ impl Reduction {
                 if k > 1 << 16 {
                     return Err(self.err(format!("K = {k} is absurdly large (at most 65536)")));
                 }
-                if let Reduction::KMinArgKMin(_) = self { 2 * k * d } else { k * d }
+                if let Reduction::KMinArgKMin(_) = self {
+                    2 * k * d
+                } else {
+                    k * d
+                }
             }
             Reduction::LogSumExp => {
                 scalar()?;

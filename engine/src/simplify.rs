@@ -239,8 +239,25 @@ fn op_from_name(name: &str) -> Option<Op> {
     }
     use Op::*;
     [
-        IfElse, Clamp, Mod, SqNorm2, Norm2, Normalize, SqDist, Scalprod, WeightedSqNorm, WeightedSqDist, Sum, Max,
-        Min, ArgMax, ArgMin, Concat, MatVecMult, VecMatMult, TensorProd,
+        IfElse,
+        Clamp,
+        Mod,
+        SqNorm2,
+        Norm2,
+        Normalize,
+        SqDist,
+        Scalprod,
+        WeightedSqNorm,
+        WeightedSqDist,
+        Sum,
+        Max,
+        Min,
+        ArgMax,
+        ArgMin,
+        Concat,
+        MatVecMult,
+        VecMatMult,
+        TensorProd,
     ]
     .into_iter()
     .find(|op| op.name() == name)
@@ -256,7 +273,13 @@ fn lookup<'b>(b: &'b Bindings, name: &str) -> Option<&'b Expr> {
 fn matches(p: &Pat, e: &Expr, b: &mut Bindings) -> bool {
     match p {
         Pat::Any => true,
-        Pat::Lit(c) => if *c == 0.0 { e.is_zero() } else { e.as_const() == Some(*c) },
+        Pat::Lit(c) => {
+            if *c == 0.0 {
+                e.is_zero()
+            } else {
+                e.as_const() == Some(*c)
+            }
+        }
         Pat::Var(name, constant) => {
             if *constant && e.as_const().is_none() {
                 return false;

@@ -15,7 +15,9 @@ use ndarray::Array2;
 use noyau_engine::cuda::codegen::Staging;
 use noyau_engine::cuda::nvrtc::{self, Target};
 use noyau_engine::cuda::{self, cache};
-use noyau_engine::{Axis, Backend, BinaryOp, Cat, DType, Error, Expr, Genred, Options, Reduce, Reduction, SumScheme, UnaryOp};
+use noyau_engine::{
+    Axis, Backend, BinaryOp, Cat, DType, Error, Expr, Genred, Options, Reduce, Reduction, SumScheme, UnaryOp,
+};
 use rayon::prelude::*;
 
 /// Compiles every case in parallel (NVRTC is thread-safe) and lists the failures with their logs.
@@ -85,7 +87,13 @@ fn every_gradient_compiles_to_ptx() {
         .map(|r| {
             let e = Expr::var(10, r.f.dim(), Cat::I).unwrap();
             let g = noyau_engine::diff::grad(&r.f, &var(0), &e).unwrap();
-            (format!("grad of {}", r.label), reduce_of(&g, Reduction::Sum, Axis::J), DType::F32, Options::default(), Target::Ptx(80))
+            (
+                format!("grad of {}", r.label),
+                reduce_of(&g, Reduction::Sum, Axis::J),
+                DType::F32,
+                Options::default(),
+                Target::Ptx(80),
+            )
         })
         .collect();
     compile_all(cases);
@@ -98,7 +106,16 @@ fn every_reduction_compiles_to_ptx() {
     }
     // F = -|x - y|²·a + ⟨x, y⟩, and a second component for the componentwise reductions.
     let (x, y, a) = (var(0), var(1), var(2));
-    let f = x.clone().sqdist(y.clone()).unwrap().neg().unwrap().mul(a).unwrap().add(x.clone().scalprod(y).unwrap()).unwrap();
+    let f = x
+        .clone()
+        .sqdist(y.clone())
+        .unwrap()
+        .neg()
+        .unwrap()
+        .mul(a)
+        .unwrap()
+        .add(x.clone().scalprod(y).unwrap())
+        .unwrap();
     let f2 = f.clone().concat(x.elem(1).unwrap()).unwrap();
     let mut cases = Vec::new();
     for red in reductions() {
@@ -141,7 +158,9 @@ fn large_dimensions_use_the_chunked_scheme_and_compile() {
     }
     let cases = [(100, DType::F32), (40, DType::F64), (7000, DType::F64)]
         .into_iter()
-        .map(|(d, dtype)| (format!("dimension {d}, {}", dtype.name()), case(d), dtype, Options::default(), Target::Ptx(80)))
+        .map(|(d, dtype)| {
+            (format!("dimension {d}, {}", dtype.name()), case(d), dtype, Options::default(), Target::Ptx(80))
+        })
         .collect();
     compile_all(cases);
 }
@@ -157,7 +176,8 @@ fn device_targets_are_cubin_or_ptx() {
     assert_eq!(nv.target_for(90).unwrap(), Target::Cubin(90));
     assert!(matches!(nv.target_for(999).unwrap(), Target::Ptx(a) if a < 999 && nv.archs.contains(&a)));
     assert!(nv.target_for(10).is_err());
-    let g = Genred::new("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], Reduction::Sum, Axis::J).unwrap();
+    let g =
+        Genred::new("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], Reduction::Sum, Axis::J).unwrap();
     let code = cuda::kernel_source(g.reduce(), DType::F32, &Options::default()).unwrap().code;
     let cubin = nvrtc::compile(&code, Target::Cubin(90)).unwrap();
     assert_eq!(&cubin[..4], b"\x7fELF");
@@ -185,10 +205,12 @@ fn compiled_kernels_are_cached_on_disk_next_to_their_source() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("noyau-cuda-cache-test-{}", std::process::id()));
-    let g = Genred::new("Exp(-SqDist(x,y) * 0.123456789)", &["x = Vi(2)", "y = Vj(2)"], Reduction::Max, Axis::J).unwrap();
+    let g =
+        Genred::new("Exp(-SqDist(x,y) * 0.123456789)", &["x = Vi(2)", "y = Vj(2)"], Reduction::Max, Axis::J).unwrap();
     let code = cuda::kernel_source(g.reduce(), DType::F32, &Options::default()).unwrap().code;
     let image = cache::compiled_in(Some(&dir), &code, Target::Ptx(80)).unwrap();
-    let files: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let files: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     let source = files.iter().find(|f| f.ends_with(".cu")).expect("the source is kept");
     let ptx = files.iter().find(|f| f.ends_with(".compute_80.ptx")).expect("the PTX is kept");
     assert_eq!(source.trim_end_matches(".cu"), ptx.trim_end_matches(".compute_80.ptx"));
@@ -252,7 +274,13 @@ fn generated_code_snapshots() {
             const T* w = nullptr;
         "#]],
     );
-    snapshot("-SqDist(x, y) / 2", None, &["x = Vi(3)", "y = Vj(3)"], Reduction::LogSumExp, DType::F64, expect![[r#"
+    snapshot(
+        "-SqDist(x, y) / 2",
+        None,
+        &["x = Vi(3)", "y = Vj(3)"],
+        Reduction::LogSumExp,
+        DType::F64,
+        expect![[r#"
         // ---- configuration
         // LogSumExp over j of -SqDist(Vi(0,3), Vj(1,3)) / 2.0, float64.
         typedef double T;
@@ -281,8 +309,15 @@ fn generated_code_snapshots() {
         const T divide_4 = (minus_2/const_3);
         const T* f = &divide_4;
         const T* w = nullptr;
-    "#]]);
-    snapshot("SqDist(x, y)", None, &["x = Vi(2)", "y = Vj(2)"], Reduction::ArgKMin(5), DType::F32, expect![[r#"
+    "#]],
+    );
+    snapshot(
+        "SqDist(x, y)",
+        None,
+        &["x = Vi(2)", "y = Vj(2)"],
+        Reduction::ArgKMin(5),
+        DType::F32,
+        expect![[r#"
         // ---- configuration
         // ArgKMin(K=5) over j of SqDist(Vi(0,2), Vj(1,2)), float32.
         typedef float T;
@@ -309,7 +344,8 @@ fn generated_code_snapshots() {
         const T sqdist_1 = noyau_sqdist<2>(vi0, vj1);
         const T* f = &sqdist_1;
         const T* w = nullptr;
-    "#]]);
+    "#]],
+    );
     snapshot(
         "(Normalize(MatVecMult(A, x - y)) | u)",
         Some("Concat(Sin(x), u)"),
@@ -407,10 +443,13 @@ fn generated_code_snapshots() {
 #[test]
 fn without_a_driver_auto_runs_on_the_cpu_and_gpu_is_an_error() {
     if cuda::device::device_count().is_ok() {
-        cuda_common::notice("SKIPPED without_a_driver_auto_runs_on_the_cpu_and_gpu_is_an_error: this machine has a CUDA device");
+        cuda_common::notice(
+            "SKIPPED without_a_driver_auto_runs_on_the_cpu_and_gpu_is_an_error: this machine has a CUDA device",
+        );
         return;
     }
-    let g = Genred::new("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], Reduction::Sum, Axis::J).unwrap();
+    let g =
+        Genred::new("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], Reduction::Sum, Axis::J).unwrap();
     let x = Array2::from_shape_fn((5, 3), |(i, k)| (i + k) as f32 * 0.1);
     let y = Array2::from_shape_fn((7, 3), |(j, k)| (j * k) as f32 * 0.05);
     let b = Array2::from_shape_fn((7, 1), |(j, _)| j as f32);

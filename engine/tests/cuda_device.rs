@@ -80,8 +80,11 @@ fn float32_block_sum_accuracy_at_1e5() {
     let f = x.sqdist(y).unwrap().neg().unwrap().exp().unwrap().mul(b).unwrap();
     let spec = Reduce::new(f, None, Reduction::Sum, Axis::J).unwrap();
     let mut rng = Rng::new(7);
-    let (xs, ys, bs): (Array2<f32>, Array2<f32>, Array2<f32>) = (rng.normal_array(24, 3), rng.normal_array(100_000, 3), rng.uniform_array(100_000, 1));
-    let got = spec.eval(&[xs.view(), ys.view(), bs.view()], &Options { backend: Backend::Gpu(0), ..Options::default() }).unwrap();
+    let (xs, ys, bs): (Array2<f32>, Array2<f32>, Array2<f32>) =
+        (rng.normal_array(24, 3), rng.normal_array(100_000, 3), rng.uniform_array(100_000, 1));
+    let got = spec
+        .eval(&[xs.view(), ys.view(), bs.view()], &Options { backend: Backend::Gpu(0), ..Options::default() })
+        .unwrap();
     let d64: Vec<Array2<f64>> = [&xs, &ys, &bs].iter().map(|a| a.mapv(|v| v as f64)).collect();
     let want = noyau_engine::reference::reduce(&spec, &d64.iter().map(|a| a.view()).collect::<Vec<_>>()).unwrap();
     for (g, w) in got.iter().zip(&want) {
@@ -100,7 +103,8 @@ fn nan_propagates() {
     ys[[250, 0]] = f32::NAN;
     for red in [Reduction::Sum, Reduction::Max, Reduction::Min, Reduction::LogSumExp, Reduction::KMin(2)] {
         let spec = Reduce::new(f.clone(), None, red, Axis::J).unwrap();
-        let out = spec.eval(&[xs.view(), ys.view()], &Options { backend: Backend::Gpu(0), ..Options::default() }).unwrap();
+        let out =
+            spec.eval(&[xs.view(), ys.view()], &Options { backend: Backend::Gpu(0), ..Options::default() }).unwrap();
         assert!(out[[0, 0]].is_nan(), "{red}: {out:?}");
     }
 }
@@ -111,16 +115,19 @@ fn device_selection_and_timing() {
     if !gpu_ready("device_selection_and_timing") {
         return;
     }
-    let g = Genred::new("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], Reduction::Sum, Axis::J).unwrap();
+    let g =
+        Genred::new("Exp(-SqDist(x,y))*b", &["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], Reduction::Sum, Axis::J).unwrap();
     let mut rng = Rng::new(3);
-    let (x, y, b): (Array2<f32>, Array2<f32>, Array2<f32>) = (rng.normal_array(1000, 3), rng.normal_array(2000, 3), rng.normal_array(2000, 1));
+    let (x, y, b): (Array2<f32>, Array2<f32>, Array2<f32>) =
+        (rng.normal_array(1000, 3), rng.normal_array(2000, 3), rng.normal_array(2000, 1));
     let inputs = [x.view(), y.view(), b.view()];
     assert!(cuda::auto_selects(g.reduce()));
     let auto = g.eval_with(&inputs, &Options::default()).unwrap();
     let gpu = g.eval_with(&inputs, &Options { backend: Backend::Gpu(0), ..Options::default() }).unwrap();
     assert_eq!(auto, gpu);
     let count = cuda::device::device_count().unwrap();
-    let err = g.eval_with(&inputs, &Options { backend: Backend::Gpu(count), ..Options::default() }).unwrap_err().to_string();
+    let err =
+        g.eval_with(&inputs, &Options { backend: Backend::Gpu(count), ..Options::default() }).unwrap_err().to_string();
     assert!(err.contains("no CUDA device"), "{err}");
     let (n_out, n_in) = g.reduce().sizes(&inputs).unwrap();
     let (_, timing) = cuda::reduce_timed(g.reduce(), &inputs, n_out, n_in, &Options::default(), 0).unwrap();

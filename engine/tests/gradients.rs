@@ -285,4 +285,3 @@ fn misuse_is_reported_clearly() {
     assert!(err.contains("is reserved for the dummy variables"), "{err}");
     assert!(grad_matrix(&P.x(), &sum).is_err());
 }
-

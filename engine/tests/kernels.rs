@@ -31,11 +31,12 @@ fn one_gamma(rng: &mut Rng, dim: usize, d: usize) -> Vec<f64> {
     if dim == d * d && d > 1 {
         // A Aᵀ/d + I/2 is symmetric positive definite, as a metric must be.
         let a: Vec<f64> = (0..d * d).map(|_| rng.normal()).collect();
-        (0..d * d).map(|k| {
-            let (r, c) = (k / d, k % d);
-            (0..d).map(|m| a[r * d + m] * a[c * d + m]).sum::<f64>() / d as f64 + if r == c { 0.5 } else { 0.0 }
-        })
-        .collect()
+        (0..d * d)
+            .map(|k| {
+                let (r, c) = (k / d, k % d);
+                (0..d).map(|m| a[r * d + m] * a[c * d + m]).sum::<f64>() / d as f64 + if r == c { 0.5 } else { 0.0 }
+            })
+            .collect()
     } else {
         (0..dim).map(|_| 0.2 + rng.uniform()).collect()
     }
@@ -211,9 +212,7 @@ fn names_pairs_and_atoms() {
     let k = Kernel::parse("cauchy(x,y) + gaussian(x,y) * (1 + cauchy(u,v)**2)").expect("parses");
     assert_eq!(k.pairs(), &[('x', 'y'), ('u', 'v')]);
     assert_eq!(k.atoms(), &[(Atom::Cauchy, 0), (Atom::Gaussian, 0), (Atom::Cauchy, 1)]);
-    let spec = k
-        .reduce(Mode::LogScaled, &[3, 2], &[Some(Gamma { dim: 1, per_point: false }); 3], 4)
-        .expect("builds");
+    let spec = k.reduce(Mode::LogScaled, &[3, 2], &[Some(Gamma { dim: 1, per_point: false }); 3], 4).expect("builds");
     let names: Vec<&str> = spec.vars.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["x", "y", "u", "v", "gamma0", "gamma1", "gamma2", "b", "a_log", "b_log"]);
     assert_eq!(spec.out_dim, 4);

@@ -41,7 +41,10 @@ fn bad_inputs_are_errors_that_say_what_is_wrong() {
         (error_of(sinkhorn_divergence(&a, &x.reshape(&[20]).unwrap(), &b, &y, &opts())), "x must be a 2-D tensor"),
         (error_of(sinkhorn_divergence(&a, &x, &(&b - 0.2), &y, &opts())), "b[0] = -0.075"),
         (error_of(kernel_loss(KernelLoss::Gaussian, &a, &x, &b, &y, -1.0, &Default::default())), "blur = -1"),
-        (error_of(kernel_loss(KernelLoss::Energy, &a, &x, &b, &cloud(0, 2, 4), 1.0, &Default::default())), "y has no point"),
+        (
+            error_of(kernel_loss(KernelLoss::Energy, &a, &x, &b, &cloud(0, 2, 4), 1.0, &Default::default())),
+            "y has no point",
+        ),
     ];
     for (msg, words) in cases {
         assert!(msg.contains(words), "{msg:?} should contain {words:?}");

@@ -73,7 +73,6 @@ fn check_against_fd(spec: &Reduce, inputs: &[Array2<f64>], eta: &Array2<f64>, to
     }
 }
 
-
 fn decls(vars: &[(usize, usize, Cat, &str)]) -> Vec<VarDecl> {
     vars.iter().map(|&(index, dim, cat, name)| VarDecl { name: name.into(), index, dim, cat }).collect()
 }

@@ -11,7 +11,6 @@ use noyau_engine::{Axis, Backend, Cat, Expr, Options, Real, Reduce, Reduction, S
 /// Sizes around the tile (64 lanes) and block (16 tiles) boundaries, and the empty and single cases.
 const SIZES: &[(usize, usize)] = &[(0, 5), (5, 0), (1, 1), (3, 63), (17, 64), (40, 65), (33, 1100), (70, 130)];
 
-
 /// F = -‖x−y‖²·s + ⟨x, y⟩ (dim 1, or dim 2 via a concatenation for the componentwise reductions),
 /// with a weight b of dim 2 for the weighted ones.
 fn spec(red: Reduction, axis: Axis) -> Reduce {
@@ -19,12 +18,25 @@ fn spec(red: Reduction, axis: Axis) -> Reduce {
     let y = Expr::var(1, 3, Cat::J).unwrap();
     let s = Expr::var(2, 1, Cat::P).unwrap();
     let b = Expr::var(3, 2, Cat::J).unwrap();
-    let f = x.clone().sqdist(y.clone()).unwrap().neg().unwrap().mul(s).unwrap().add(x.clone().scalprod(y.clone()).unwrap()).unwrap();
+    let f = x
+        .clone()
+        .sqdist(y.clone())
+        .unwrap()
+        .neg()
+        .unwrap()
+        .mul(s)
+        .unwrap()
+        .add(x.clone().scalprod(y.clone()).unwrap())
+        .unwrap();
     let componentwise = !matches!(
         red,
-        Reduction::LogSumExp | Reduction::LogSumExpWeight | Reduction::MaxSumShiftExpWeight | Reduction::SumSoftMaxWeight
+        Reduction::LogSumExp
+            | Reduction::LogSumExpWeight
+            | Reduction::MaxSumShiftExpWeight
+            | Reduction::SumSoftMaxWeight
     );
-    let f = if componentwise { f.concat(x.elem(1).unwrap().mul(b.clone().elem(0).unwrap()).unwrap()).unwrap() } else { f };
+    let f =
+        if componentwise { f.concat(x.elem(1).unwrap().mul(b.clone().elem(0).unwrap()).unwrap()).unwrap() } else { f };
     let weight = red.has_weight().then_some(b.clone());
     let declared: Vec<_> = [(0, 3, Cat::I, "x"), (1, 3, Cat::J, "y"), (2, 1, Cat::P, "s"), (3, 2, Cat::J, "b")]
         .iter()
@@ -43,7 +55,13 @@ fn check<T: Real>(got: &Array2<T>, want: &Array2<f64>, tol: f64, what: &str) {
     let scale = want.iter().filter(|v| v.is_finite()).fold(1e-30f64, |a, b| a.max(b.abs()));
     for (g, w) in got.iter().zip(want) {
         let g = g.as_f64();
-        let ok = if w.is_nan() { g.is_nan() } else if w.is_infinite() { g == *w } else { (g - w).abs() <= tol * scale.max(w.abs()) };
+        let ok = if w.is_nan() {
+            g.is_nan()
+        } else if w.is_infinite() {
+            g == *w
+        } else {
+            (g - w).abs() <= tol * scale.max(w.abs())
+        };
         assert!(ok, "{what}: got {g}, want {w} (scale {scale})\ngot  {got:?}\nwant {want:?}");
     }
 }
@@ -68,7 +86,10 @@ fn run_all<T: Real>(tol: f64) {
                         for accumulate_f64 in [false, true] {
                             let opts = Options { sum_scheme: scheme, accumulate_f64, ..Options::default() };
                             let got = cpu::reduce_with(&spec, &views, n_out, n_in, &opts, level).unwrap();
-                            let what = format!("{red} axis {axis:?} n={n} m={m} {} {scheme:?} f64-acc {accumulate_f64}", level.name());
+                            let what = format!(
+                                "{red} axis {axis:?} n={n} m={m} {} {scheme:?} f64-acc {accumulate_f64}",
+                                level.name()
+                            );
                             check(&got, &want, tol, &what);
                         }
                     }

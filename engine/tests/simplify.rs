@@ -184,10 +184,7 @@ impl F {
 
 #[test]
 fn every_rule_in_a_snapshot() {
-    let text: String = cases()
-        .iter()
-        .map(|e| format!("{}  ==>  {}\n", show(&e.0), show(&simplify(&e.0))))
-        .collect();
+    let text: String = cases().iter().map(|e| format!("{}  ==>  {}\n", show(&e.0), show(&simplify(&e.0)))).collect();
     expect![[r#"
         Exp(x) * 0.0 + 1.0 * -(-y) * Zero(3)  ==>  Zero(3)
         x * 0.0  ==>  0.0
@@ -362,7 +359,11 @@ impl Gen {
                 let b = self.rng.pick(&binary);
                 let other = self.rng.pick(&[1, dim]);
                 let (a, c) = (self.formula(d, dim), self.formula(d, other));
-                if self.rng.below(2) == 0 { a.binary_op(b, c) } else { c.binary_op(b, a) }
+                if self.rng.below(2) == 0 {
+                    a.binary_op(b, c)
+                } else {
+                    c.binary_op(b, a)
+                }
             }
             6 => {
                 let cond = self.rng.pick(&[1, dim]);

@@ -47,7 +47,11 @@ fn conv_loss_dense(x: &Tensor, y: &Tensor, b: &Tensor) -> Tensor {
 #[test]
 fn gaussian_convolution_gradient_matches_dense_and_finite_differences() {
     let mut rng = Rng::new(1);
-    let (x, y, b) = (randn(&[6, 2], &mut rng).requires_grad(), randn(&[5, 2], &mut rng).requires_grad(), randn(&[5, 1], &mut rng).requires_grad());
+    let (x, y, b) = (
+        randn(&[6, 2], &mut rng).requires_grad(),
+        randn(&[5, 2], &mut rng).requires_grad(),
+        randn(&[5, 1], &mut rng).requires_grad(),
+    );
     let lazy = conv_loss_lazy(&x, &y, &b);
     let dense = conv_loss_dense(&x, &y, &b);
     assert!((lazy.item().unwrap() - dense.item().unwrap()).abs() < 1e-12);
@@ -79,7 +83,11 @@ fn gaussian_convolution_gradient_matches_dense_and_finite_differences() {
 fn float32_and_mixed_dtypes() {
     let mut rng = Rng::new(2);
     let (x, y, b) = (randn(&[7, 2], &mut rng), randn(&[4, 2], &mut rng), randn(&[4, 1], &mut rng));
-    let (x32, y32, b32) = (x.to_dtype(DType::F32).requires_grad(), y.to_dtype(DType::F32).requires_grad(), b.to_dtype(DType::F32).requires_grad());
+    let (x32, y32, b32) = (
+        x.to_dtype(DType::F32).requires_grad(),
+        y.to_dtype(DType::F32).requires_grad(),
+        b.to_dtype(DType::F32).requires_grad(),
+    );
     let lazy = conv_loss_lazy(&x32, &y32, &b32);
     assert_eq!(lazy.dtype(), DType::F32);
     let (x, y, b) = (x.requires_grad(), y.requires_grad(), b.requires_grad());

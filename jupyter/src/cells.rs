@@ -37,8 +37,12 @@ impl CellError {
     pub fn from_script(e: &Error, interrupted: bool) -> CellError {
         let traceback = e.to_string().lines().map(str::to_string).collect();
         match e {
-            Error::Script(s) if s.interrupted || interrupted => CellError::new("Interrupted", s.message.clone(), traceback),
-            Error::Script(s) if s.message.starts_with("syntax error") => CellError::new("SyntaxError", s.message.clone(), traceback),
+            Error::Script(s) if s.interrupted || interrupted => {
+                CellError::new("Interrupted", s.message.clone(), traceback)
+            }
+            Error::Script(s) if s.message.starts_with("syntax error") => {
+                CellError::new("SyntaxError", s.message.clone(), traceback)
+            }
             Error::Script(s) => CellError::new("ScriptError", s.message.clone(), traceback),
             Error::Io { .. } => CellError::new("IOError", e.to_string(), traceback),
         }

@@ -57,7 +57,11 @@ pub fn run(cells: &mut Cells, path: &Path) -> anyhow::Result<Result<(), CellErro
     }
     for cell in notebook.iter().filter(|c| c.kind == "code") {
         if is_rust_cell(&cell.source) && !cfg!(feature = "rust-cells") {
-            eprintln!("{}: cell {}: %%rust cells need a noyau built with the rust-cells feature; skipped", path.display(), cell.number);
+            eprintln!(
+                "{}: cell {}: %%rust cells need a noyau built with the rust-cells feature; skipped",
+                path.display(),
+                cell.number
+            );
             continue;
         }
         let name = format!("{}:cell {}", path.display(), cell.number);

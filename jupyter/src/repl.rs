@@ -71,7 +71,8 @@ pub fn is_incomplete(engine: &Engine, source: &str) -> bool {
         Err(e) => {
             let lines = source.trim_end().lines().count();
             let at_end = e.1.line().is_none_or(|l| l > lines);
-            matches!(*e.0, ParseErrorType::UnexpectedEOF) || (at_end && matches!(*e.0, ParseErrorType::MissingToken(..)))
+            matches!(*e.0, ParseErrorType::UnexpectedEOF)
+                || (at_end && matches!(*e.0, ParseErrorType::MissingToken(..)))
         }
     }
 }

@@ -108,7 +108,9 @@ impl RustCells {
     /// Starts evcxr (its child process and a first compile), sets the dependencies and the prelude.
     fn start(&mut self) -> Result<CommandContext, CellError> {
         let root = work_dir();
-        let io = |e: std::io::Error| CellError::new("RustError", format!("{}: {e}", root.display()), vec![format!("{}: {e}", root.display())]);
+        let io = |e: std::io::Error| {
+            CellError::new("RustError", format!("{}: {e}", root.display()), vec![format!("{}: {e}", root.display())])
+        };
         std::fs::create_dir_all(root.join(".cargo")).map_err(io)?;
         std::fs::write(root.join(".cargo/config.toml"), RELEASE_LIKE_PROFILE).map_err(io)?;
         if std::env::var_os("EVCXR_TMPDIR").is_none() {
@@ -151,11 +153,24 @@ fn cell_error(e: &EvcxrError, code: &str, name: &str) -> CellError {
                 let primary = error.primary_spanned_message().and_then(|m| m.span);
                 match primary {
                     Some(span) => {
-                        traceback.push(format!("{name}:{}:{}: error{code}: {}", span.start_line + 1, span.start_column, error.message()));
+                        traceback.push(format!(
+                            "{name}:{}:{}: error{code}: {}",
+                            span.start_line + 1,
+                            span.start_column,
+                            error.message()
+                        ));
                         if let Some(text) = lines.get(span.start_line - 1) {
-                            let width = if span.end_line == span.start_line { span.end_column.saturating_sub(span.start_column) } else { 1 };
+                            let width = if span.end_line == span.start_line {
+                                span.end_column.saturating_sub(span.start_column)
+                            } else {
+                                1
+                            };
                             traceback.push(format!("    {text}"));
-                            traceback.push(format!("    {}{}", " ".repeat(span.start_column - 1), "^".repeat(width.max(1))));
+                            traceback.push(format!(
+                                "    {}{}",
+                                " ".repeat(span.start_column - 1),
+                                "^".repeat(width.max(1))
+                            ));
                         }
                     }
                     None => traceback.push(format!("{name}: error{code}: {}", error.message())),
@@ -169,6 +184,8 @@ fn cell_error(e: &EvcxrError, code: &str, name: &str) -> CellError {
             let msg = format!("{msg} (the Rust cells' variables are lost; Rhai's are kept)");
             CellError::new("Interrupted", msg.clone(), vec![msg])
         }
-        other => CellError::new("RustError", other.to_string(), other.to_string().lines().map(str::to_string).collect()),
+        other => {
+            CellError::new("RustError", other.to_string(), other.to_string().lines().map(str::to_string).collect())
+        }
     }
 }

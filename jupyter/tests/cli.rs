@@ -109,14 +109,21 @@ fn a_notebook_prints_outputs_in_order_and_writes_figures() {
     );
     assert_eq!(std::fs::read(&fig).expect("the figure file"), b"\x89PNG\r\n\x1a\n");
     if !cfg!(feature = "rust-cells") {
-        assert!(text(&out.stderr).contains("cell 4: %%rust cells need a noyau built with the rust-cells feature"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("cell 4: %%rust cells need a noyau built with the rust-cells feature"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }
 
 #[test]
 fn a_notebook_error_names_the_cell_and_stops() {
     let dir = TempDir::new("notebook-error");
-    let nb = dir.write("nb.ipynb", &notebook(&[("code", "let x = 1;"), ("code", "let y = x.foo();"), ("code", "print(\"after\")")]));
+    let nb = dir.write(
+        "nb.ipynb",
+        &notebook(&[("code", "let x = 1;"), ("code", "let y = x.foo();"), ("code", "print(\"after\")")]),
+    );
     let out = noyau(&["run", arg(&nb)], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("nb.ipynb:cell 2:1:11: "), "{}", text(&out.stderr));
@@ -125,7 +132,10 @@ fn a_notebook_error_names_the_cell_and_stops() {
 
 #[test]
 fn the_repl_continues_incomplete_input_and_prints_values() {
-    let out = noyau(&["repl"], Some("fn double(v) {\n  v * 2\n}\ndouble(tensor([1.0, 2.0]))\nlet a = [1,\n 2];\na\nnope()\n21 * 2\n"));
+    let out = noyau(
+        &["repl"],
+        Some("fn double(v) {\n  v * 2\n}\ndouble(tensor([1.0, 2.0]))\nlet a = [1,\n 2];\na\nnope()\n21 * 2\n"),
+    );
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("tensor([2., 4.], dtype=float32)\n[1, 2]\n42\n"), "{stdout}");

@@ -1,8 +1,8 @@
 //! The kernel over real ZeroMQ sockets: signed replies, forged messages dropped, outputs streamed in order, interrupts.
 
 use jupyter_protocol::{
-    ConnectionInfo, ExecuteRequest, InterruptRequest, JupyterMessage, JupyterMessageContent, KernelInfoRequest, ShutdownRequest,
-    Transport,
+    ConnectionInfo, ExecuteRequest, InterruptRequest, JupyterMessage, JupyterMessageContent, KernelInfoRequest,
+    ShutdownRequest, Transport,
 };
 use jupyter_zmq_client as zmq;
 use std::process::{Child, Command, Stdio};
@@ -103,7 +103,8 @@ async fn request(shell: &mut zmq::ClientShellConnection, request: JupyterMessage
 async fn outputs_of(iopub: &mut zmq::ClientIoPubConnection, id: &str) -> Vec<JupyterMessageContent> {
     let mut out = Vec::new();
     loop {
-        let msg = timeout(Duration::from_secs(30), iopub.read()).await.expect("iopub answers").expect("a valid message");
+        let msg =
+            timeout(Duration::from_secs(30), iopub.read()).await.expect("iopub answers").expect("a valid message");
         if msg.parent_header.as_ref().map(|h| h.msg_id.as_str()) != Some(id) {
             continue;
         }
@@ -143,7 +144,8 @@ async fn outputs_stream_in_order_and_interrupts_keep_the_state() {
     wait_ready(&mut shell).await;
     tokio::time::sleep(Duration::from_millis(300)).await; // the subscription reaches the kernel
 
-    let first: JupyterMessage = ExecuteRequest::new("let kept = 5;\nprint(\"one\");\ndebug(\"two\");\nkept * 2".into()).into();
+    let first: JupyterMessage =
+        ExecuteRequest::new("let kept = 5;\nprint(\"one\");\ndebug(\"two\");\nkept * 2".into()).into();
     let id = first.header.msg_id.clone();
     let reply = request(&mut shell, first, Duration::from_secs(30)).await;
     assert_eq!(reply.message_type(), "execute_reply");

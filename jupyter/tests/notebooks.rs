@@ -22,7 +22,8 @@ fn every_notebook_declares_the_noyau_kernel() {
     let found = notebooks();
     assert!(!found.is_empty(), "no notebook in notebooks/");
     for path in found {
-        let nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("JSON");
+        let nb: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("JSON");
         let name = path.display();
         assert_eq!(nb["nbformat"], 4, "{name}");
         assert_eq!(nb["metadata"]["kernelspec"]["name"], "noyau", "{name}");
@@ -55,7 +56,10 @@ fn every_notebook_runs_and_checks_itself() {
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             failures.push(format!("{name} failed ({}):\n{err}", out.status));
-        } else if !std::fs::read_dir(&dir).expect("temp dir").any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png"))) {
+        } else if !std::fs::read_dir(&dir)
+            .expect("temp dir")
+            .any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png")))
+        {
             failures.push(format!("{name} drew no figure"));
         }
     }

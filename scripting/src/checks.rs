@@ -20,7 +20,8 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
                       condition (as from x > 0) must be non-empty with every element non-zero.";
     doc("assert(condition: bool | Tensor, message: string)", assert_doc)
         .register_into_engine(engine, |cond: Dynamic, msg: ImmutableString| check(&cond, Some(&msg)));
-    doc("assert(condition: bool | Tensor)", assert_doc).register_into_engine(engine, |cond: Dynamic| check(&cond, None));
+    doc("assert(condition: bool | Tensor)", assert_doc)
+        .register_into_engine(engine, |cond: Dynamic| check(&cond, None));
 
     let close_doc = "Stops the script with an error unless a and b (tensors, numbers or arrays; shapes equal\n\
                      or broadcastable) are close: |a - b| <= atol + rtol * |b| everywhere. The defaults are\n\
@@ -29,7 +30,8 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     let c = ctx.clone();
     let body = Rc::new(move |a: Dynamic, b: Dynamic, rtol: Dynamic, atol: Dynamic| -> RhaiResult<()> {
         let tol = |d: &Dynamic, what: &str| {
-            crate::values::as_number(d).ok_or_else(|| rt("assert_close", format!("{what} must be a number, got {}", d.type_name())))
+            crate::values::as_number(d)
+                .ok_or_else(|| rt("assert_close", format!("{what} must be a number, got {}", d.type_name())))
         };
         let (rtol, atol) = (tol(&rtol, "rtol")?, tol(&atol, "atol")?);
         assert_close(&to_tensor(&a, &c, "assert_close: a")?, &to_tensor(&b, &c, "assert_close: b")?, rtol, atol)
@@ -97,7 +99,11 @@ fn assert_close(a: &Tensor, b: &Tensor, rtol: f64, atol: f64) -> RhaiResult<()> 
         } else {
             let err = (u - v).abs();
             let allowed = atol + rtol * v.abs();
-            if err.is_nan() { f64::INFINITY } else { err / allowed }
+            if err.is_nan() {
+                f64::INFINITY
+            } else {
+                err / allowed
+            }
         }
     };
     let ratios: Vec<f64> = x.iter().zip(&y).map(excess).collect();

@@ -73,6 +73,10 @@ impl Context {
     /// A path relative to the session's folder.
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = PathBuf::from(path);
-        if p.is_absolute() { p } else { self.base_dir.borrow().join(p) }
+        if p.is_absolute() {
+            p
+        } else {
+            self.base_dir.borrow().join(p)
+        }
     }
 }

@@ -67,7 +67,12 @@ fn collect(engine: &Engine, include_std: bool) -> (Vec<Entry>, Vec<String>) {
         serde_json::from_str(&engine.gen_fn_metadata_to_json(std).unwrap_or_default()).unwrap_or_default()
     };
     let ours = read(false);
-    let types = ours["customTypes"].as_array().into_iter().flatten().filter_map(|t| t["displayName"].as_str()).map(str::to_string);
+    let types = ours["customTypes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["displayName"].as_str())
+        .map(str::to_string);
     let types: Vec<String> = types.collect();
     let hashes = |v: &serde_json::Value| -> Vec<u64> {
         v["functions"].as_array().into_iter().flatten().filter_map(|f| f["fullHash"].as_u64()).collect()
@@ -106,7 +111,11 @@ fn entry(f: &serde_json::Value, std: bool) -> Option<Entry> {
         let i = params.get(1).map(|(n, t)| format!("{n}: {t}")).unwrap_or_default();
         ("[]".to_string(), format!("{this}[{i}]{ret}"), Kind::Indexer)
     } else {
-        let kind = if raw.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') { Kind::Function } else { Kind::Operator };
+        let kind = if raw.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') {
+            Kind::Function
+        } else {
+            Kind::Operator
+        };
         let args: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
         (raw.to_string(), format!("{raw}({}){ret}", args.join(", ")), kind)
     };
@@ -317,13 +326,19 @@ mod tests {
         let mut bad = Vec::new();
         for f in meta["functions"].as_array().unwrap() {
             let params = f["params"].as_array().map(Vec::len).unwrap_or(0);
-            let named = f["params"].as_array().is_some_and(|ps| ps.iter().all(|p| p["name"].is_string() && p["type"].is_string()));
+            let named = f["params"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().all(|p| p["name"].is_string() && p["type"].is_string()));
             let documented = f["docComments"].as_array().is_some_and(|c| !c.is_empty());
             if params as u64 != f["numParams"].as_u64().unwrap() || !(named || params == 0) || !documented {
                 bad.push(f["signature"].as_str().unwrap_or("?").to_string());
             }
         }
-        assert!(bad.is_empty(), "undocumented functions or parameter counts that differ from the closure's:\n{}", bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "undocumented functions or parameter counts that differ from the closure's:\n{}",
+            bad.join("\n")
+        );
     }
 
     #[test]

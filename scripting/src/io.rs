@@ -28,10 +28,13 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         parse_npy(&bytes, c.dtype.get()).map_err(|e| rt(&call, e))
     });
     let c = ctx.clone();
-    doc("save_npy(path: string, x: Tensor)", "Writes x to a NumPy .npy file ('<f4' or '<f8', C order), readable by numpy.load.")
-        .register_into_engine(engine, move |path: ImmutableString, x: Tensor| -> RhaiResult<()> {
-            std::fs::write(c.resolve(&path), write_npy(&x)).map_err(|e| rt(&format!("save_npy(\"{path}\")"), e))
-        });
+    doc(
+        "save_npy(path: string, x: Tensor)",
+        "Writes x to a NumPy .npy file ('<f4' or '<f8', C order), readable by numpy.load.",
+    )
+    .register_into_engine(engine, move |path: ImmutableString, x: Tensor| -> RhaiResult<()> {
+        std::fs::write(c.resolve(&path), write_npy(&x)).map_err(|e| rt(&format!("save_npy(\"{path}\")"), e))
+    });
     let c = ctx.clone();
     doc(
         "read_csv(path: string) -> Tensor",
@@ -44,12 +47,15 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         parse_csv(&text, c.dtype.get()).map_err(|e| rt(&call, e))
     });
     let c = ctx.clone();
-    doc("write_csv(path: string, x: Tensor | array)", "Writes a 1-D (one value per line) or 2-D tensor as CSV, values exact.")
-        .register_into_engine(engine, move |path: ImmutableString, x: Dynamic| -> RhaiResult<()> {
-            let call = format!("write_csv(\"{path}\")");
-            let text = csv_text(&to_tensor(&x, &c, &call)?).map_err(|e| rt(&call, e))?;
-            std::fs::write(c.resolve(&path), text).map_err(|e| rt(&call, e))
-        });
+    doc(
+        "write_csv(path: string, x: Tensor | array)",
+        "Writes a 1-D (one value per line) or 2-D tensor as CSV, values exact.",
+    )
+    .register_into_engine(engine, move |path: ImmutableString, x: Dynamic| -> RhaiResult<()> {
+        let call = format!("write_csv(\"{path}\")");
+        let text = csv_text(&to_tensor(&x, &c, &call)?).map_err(|e| rt(&call, e))?;
+        std::fs::write(c.resolve(&path), text).map_err(|e| rt(&call, e))
+    });
     doc(
         "temp_dir() -> string",
         "A scratch folder for this process (created on first use, under the system's temporary folder):\n\
@@ -215,7 +221,12 @@ pub fn parse_csv(text: &str, dtype: DType) -> Result<Tensor, String> {
     for (k, line) in lines {
         let fields = split(line);
         if *cols.get_or_insert(fields.len()) != fields.len() {
-            return Err(format!("line {}: {} fields where earlier lines have {}", k + 1, fields.len(), cols.unwrap_or(0)));
+            return Err(format!(
+                "line {}: {} fields where earlier lines have {}",
+                k + 1,
+                fields.len(),
+                cols.unwrap_or(0)
+            ));
         }
         for f in fields {
             values.push(f.parse::<f64>().map_err(|_| format!("line {}: `{f}` is not a number", k + 1))?);
@@ -235,6 +246,7 @@ fn csv_text(t: &Tensor) -> Result<String, String> {
     // Each value in the shortest text that reads back to it in the tensor's dtype.
     let show = |x: f64| if t.dtype() == DType::F32 { (x as f32).to_string() } else { x.to_string() };
     let values = t.to_vec_f64();
-    let lines: Vec<String> = values.chunks(cols.max(1)).map(|row| row.iter().map(|&x| show(x)).collect::<Vec<_>>().join(",")).collect();
+    let lines: Vec<String> =
+        values.chunks(cols.max(1)).map(|row| row.iter().map(|&x| show(x)).collect::<Vec<_>>().join(",")).collect();
     Ok(lines.join("\n") + "\n")
 }

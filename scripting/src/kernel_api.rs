@@ -33,7 +33,10 @@ fn features(d: &Dynamic, pairs: usize, side: &str, ctx: &Context) -> RhaiResult<
         vec![d.clone()]
     };
     if items.len() != pairs {
-        return Err(rt(CONTEXT, format!("the kernel has {pairs} pair(s) of variables but {side} holds {} tensor(s)", items.len())));
+        return Err(rt(
+            CONTEXT,
+            format!("the kernel has {pairs} pair(s) of variables but {side} holds {} tensor(s)", items.len()),
+        ));
     }
     items.iter().enumerate().map(|(k, v)| matrix(v, &format!("{side}[{k}]"), ctx)).collect()
 }
@@ -56,7 +59,9 @@ fn gamma(d: &Dynamic, k: usize, m: usize, ctx: &Context) -> RhaiResult<Option<(T
         ref s => {
             return Err(rt(
                 CONTEXT,
-                format!("gamma {k} has shape {s:?}: give a number, a vector, a 1×g tensor or one row per y point ({m} rows)"),
+                format!(
+                "gamma {k} has shape {s:?}: give a number, a vector, a 1×g tensor or one row per y point ({m} rows)"
+            ),
             ))
         }
     };
@@ -73,13 +78,20 @@ fn gammas(params: &Map, kernel: &Kernel, m: usize, ctx: &Context) -> RhaiResult<
         _ if atoms == 1 => vec![value],
         _ if value.is_unit() => vec![Dynamic::UNIT; atoms],
         _ => {
-            return Err(rt(CONTEXT, format!("{} has {atoms} atomic formulas: give gamma as an array of {atoms}", kernel.name())))
+            return Err(rt(
+                CONTEXT,
+                format!("{} has {atoms} atomic formulas: give gamma as an array of {atoms}", kernel.name()),
+            ))
         }
     };
     if list.len() != atoms {
         return Err(rt(
             CONTEXT,
-            format!("{} has {atoms} atomic formula(s) but gamma holds {}: give one per formula, () for linear", kernel.name(), list.len()),
+            format!(
+                "{} has {atoms} atomic formula(s) but gamma holds {}: give one per formula, () for linear",
+                kernel.name(),
+                list.len()
+            ),
         ));
     }
     list.iter().enumerate().map(|(k, g)| gamma(g, k, m, ctx)).collect()
@@ -101,7 +113,9 @@ fn product(
         None => "sum".to_string(),
     };
     let mode = Mode::from_name(&mode_name).map_err(|e| rt(CONTEXT, e))?;
-    let id = params.get("id").ok_or_else(|| rt(CONTEXT, "params needs an id: #{id: Kernel(\"gaussian(x,y)\"), gamma: ...}"))?;
+    let id = params
+        .get("id")
+        .ok_or_else(|| rt(CONTEXT, "params needs an id: #{id: Kernel(\"gaussian(x,y)\"), gamma: ...}"))?;
     let kernel = match id.clone().try_cast::<Kernel>() {
         Some(k) => k,
         None => {
@@ -118,8 +132,17 @@ fn product(
     let scales = match (mode.is_scaled(), scales) {
         (true, Some((a, bl))) => Some((matrix(a, "a_log", ctx)?, matrix(bl, "b_log", ctx)?)),
         (false, None) => None,
-        (true, None) => return Err(rt(CONTEXT, format!("mode {mode_name} needs a_log and b_log: kernel_product(params, x, y, b, a_log, b_log, options)"))),
-        (false, Some(_)) => return Err(rt(CONTEXT, format!("a_log and b_log are only used by the log_scaled modes, not {mode_name}"))),
+        (true, None) => {
+            return Err(rt(
+                CONTEXT,
+                format!(
+                    "mode {mode_name} needs a_log and b_log: kernel_product(params, x, y, b, a_log, b_log, options)"
+                ),
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(rt(CONTEXT, format!("a_log and b_log are only used by the log_scaled modes, not {mode_name}")))
+        }
     };
     let dims: Vec<usize> = xs.iter().map(|t| t.shape()[1]).collect();
     let shapes: Vec<Option<Gamma>> = gs.iter().map(|g| g.as_ref().map(|g| g.1)).collect();
@@ -150,9 +173,12 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         |name: ImmutableString| Kernel::parse(&name).map_err(|e| rt("Kernel", e))
     );
     for name in ["to_string", "to_debug"] {
-        def!(engine, format!("{name}(k: Kernel) -> string"), "The kernel's name, as given to Kernel().", |k: &mut Kernel| {
-            format!("Kernel(\"{}\")", k.name())
-        });
+        def!(
+            engine,
+            format!("{name}(k: Kernel) -> string"),
+            "The kernel's name, as given to Kernel().",
+            |k: &mut Kernel| { format!("Kernel(\"{}\")", k.name()) }
+        );
     }
     let doc = "kernel_product(params, x, y, b, options): Σ_j k(x_i, y_j) b_j (or its log-domain forms), as KeOps.\n\
                params: #{id: Kernel(...), gamma: [G for each atomic formula, () for linear]}; a G is a number, a vector of\n\
@@ -161,9 +187,12 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
                \"log_scaled_lse\"; the last two take a_log (N×1) and b_log (M×1) before the options), backend, dtype_acc.\n\
                lse: log Σ_j exp(log k + b_j), with b of one column. The result can be differentiated with grad().";
     let c = ctx.clone();
-    def!(engine, "kernel_product(params: map, x: Tensor | array, y: Tensor | array, b: Tensor) -> Tensor", doc, move |p: Map, x: Dynamic, y: Dynamic, b: Dynamic| {
-        product(&p, &x, &y, &b, None, &Map::new(), &c)
-    });
+    def!(
+        engine,
+        "kernel_product(params: map, x: Tensor | array, y: Tensor | array, b: Tensor) -> Tensor",
+        doc,
+        move |p: Map, x: Dynamic, y: Dynamic, b: Dynamic| { product(&p, &x, &y, &b, None, &Map::new(), &c) }
+    );
     let c = ctx.clone();
     def!(
         engine,

@@ -37,7 +37,8 @@ pub fn register(engine: &mut Engine, _ctx: &Rc<Context>) {
          so that the next peak measures what follows. Linux only.",
     )
     .register_into_engine(engine, || -> RhaiResult<()> {
-        std::fs::write("/proc/self/clear_refs", "5").map_err(|e| rt("reset_peak_rss", format!("/proc/self/clear_refs: {e} (Linux only)")))
+        std::fs::write("/proc/self/clear_refs", "5")
+            .map_err(|e| rt("reset_peak_rss", format!("/proc/self/clear_refs: {e} (Linux only)")))
     });
 }
 
@@ -52,8 +53,11 @@ pub fn nbytes(x: &Tensor) -> usize {
 
 /// A `kB` line of /proc/self/status (such as `VmRSS:   1234 kB`), in MiB.
 fn status_mib(call: &str, key: &str) -> RhaiResult<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| rt(call, format!("/proc/self/status: {e} (Linux only)")))?;
-    parse_kib(&status, key).map(|kib| kib / 1024.0).ok_or_else(|| rt(call, format!("no `{key}` line in /proc/self/status")))
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| rt(call, format!("/proc/self/status: {e} (Linux only)")))?;
+    parse_kib(&status, key)
+        .map(|kib| kib / 1024.0)
+        .ok_or_else(|| rt(call, format!("no `{key}` line in /proc/self/status")))
 }
 
 /// The number of kB on the line of `status` that starts with `key`.

@@ -20,7 +20,9 @@ const SINKHORN_KEYS: [&str; 6] = ["p", "blur", "scaling", "reach", "debias", "di
 fn sinkhorn_options(map: &Map, call: &str, ctx: &Context) -> RhaiResult<SinkhornOptions> {
     let over = Overrides::parse(map, call, &SINKHORN_KEYS)?;
     let mut o = SinkhornOptions { reduce: over.options(ctx), ..SinkhornOptions::default() };
-    let number = |key: &str, v: &Dynamic| as_number(v).ok_or_else(|| rt(call, format!("option {key} must be a number, got {}", v.type_name())));
+    let number = |key: &str, v: &Dynamic| {
+        as_number(v).ok_or_else(|| rt(call, format!("option {key} must be a number, got {}", v.type_name())))
+    };
     // `()` means "none" for the options that GeomLoss leaves at None by default.
     let optional = |key: &str, v: &Dynamic| if v.is_unit() { Ok(None) } else { number(key, v).map(Some) };
     for (key, v) in map {
@@ -30,7 +32,11 @@ fn sinkhorn_options(map: &Map, call: &str, ctx: &Context) -> RhaiResult<Sinkhorn
             "scaling" => o.scaling = number("scaling", v)?,
             "reach" => o.reach = optional("reach", v)?,
             "diameter" => o.diameter = optional("diameter", v)?,
-            "debias" => o.debias = v.as_bool().map_err(|_| rt(call, format!("option debias must be true or false, got {}", v.type_name())))?,
+            "debias" => {
+                o.debias = v
+                    .as_bool()
+                    .map_err(|_| rt(call, format!("option debias must be true or false, got {}", v.type_name())))?
+            }
             _ => {} // a reduction option, read by `Overrides`
         }
     }
@@ -40,11 +46,16 @@ fn sinkhorn_options(map: &Map, call: &str, ctx: &Context) -> RhaiResult<Sinkhorn
 /// The blur and reduction options of a kernel loss; the Sinkhorn-only keys are errors that say so.
 fn kernel_options(kind: KernelLoss, map: &Map, call: &str, ctx: &Context) -> RhaiResult<(f64, noyau_engine::Options)> {
     if let Some(k) = map.keys().find(|k| k.as_str() != "blur" && SINKHORN_KEYS.contains(&k.as_str())) {
-        return Err(rt(call, format!("option {k} belongs to the sinkhorn loss; the {} loss takes blur only", kind.name())));
+        return Err(rt(
+            call,
+            format!("option {k} belongs to the sinkhorn loss; the {} loss takes blur only", kind.name()),
+        ));
     }
     let over = Overrides::parse(map, call, &["blur"])?;
     let blur = match map.get("blur") {
-        Some(v) => as_number(v).ok_or_else(|| rt(call, format!("option blur must be a number, got {}", v.type_name())))?,
+        Some(v) => {
+            as_number(v).ok_or_else(|| rt(call, format!("option blur must be a number, got {}", v.type_name())))?
+        }
         None => SinkhornOptions::default().blur,
     };
     Ok((blur, over.options(ctx)))
@@ -58,21 +69,34 @@ fn measures(a: &Dynamic, x: &Dynamic, b: &Dynamic, y: &Dynamic, call: &str, ctx:
 /// Uniform weights 1/N for the points `x` (N×D), in their dtype.
 fn uniform(x: &Dynamic, call: &str, ctx: &Context) -> RhaiResult<(Dynamic, Dynamic)> {
     let t = to_tensor(x, ctx, call)?;
-    let n = *t.shape().first().filter(|&&n| n > 0).ok_or_else(|| rt(call, format!("the points must be a non-empty N×D tensor, got shape {:?}", t.shape())))?;
+    let n = *t
+        .shape()
+        .first()
+        .filter(|&&n| n > 0)
+        .ok_or_else(|| rt(call, format!("the points must be a non-empty N×D tensor, got shape {:?}", t.shape())))?;
     let w = Tensor::full(&[n], 1.0 / n as f64, t.dtype()).map_err(|e| rt(call, e))?;
     Ok((Dynamic::from(w), Dynamic::from(t)))
 }
 
 /// `samples_loss(name, a, x, b, y, options)`.
-fn loss(name: &str, a: &Dynamic, x: &Dynamic, b: &Dynamic, y: &Dynamic, options: &Map, ctx: &Context) -> RhaiResult<Tensor> {
+fn loss(
+    name: &str,
+    a: &Dynamic,
+    x: &Dynamic,
+    b: &Dynamic,
+    y: &Dynamic,
+    options: &Map,
+    ctx: &Context,
+) -> RhaiResult<Tensor> {
     let call = "samples_loss";
     let [a, x, b, y] = measures(a, x, b, y, call, ctx)?;
     if name == "sinkhorn" {
         let o = sinkhorn_options(options, call, ctx)?;
         return sinkhorn_divergence(&a, &x, &b, &y, &o).map_err(|e| rt(call, e));
     }
-    let kind = KernelLoss::from_name(name)
-        .map_err(|_| rt(call, format!("unknown loss `{name}`: the losses are sinkhorn, energy, gaussian and laplacian")))?;
+    let kind = KernelLoss::from_name(name).map_err(|_| {
+        rt(call, format!("unknown loss `{name}`: the losses are sinkhorn, energy, gaussian and laplacian"))
+    })?;
     let (blur, opts) = kernel_options(kind, options, call, ctx)?;
     kernel_loss(kind, &a, &x, &b, &y, blur, &opts).map_err(|e| rt(call, e))
 }
@@ -99,7 +123,8 @@ fn potentials(a: &Dynamic, x: &Dynamic, b: &Dynamic, y: &Dynamic, options: &Map,
     Ok(m)
 }
 
-const OPTIONS_DOC: &str = "Options (GeomLoss's defaults): p (1 or 2: the cost ‖x−y‖ᵖ/p, default 2), blur (ε = blurᵖ, default 0.05),\n\
+const OPTIONS_DOC: &str =
+    "Options (GeomLoss's defaults): p (1 or 2: the cost ‖x−y‖ᵖ/p, default 2), blur (ε = blurᵖ, default 0.05),\n\
     scaling (the ratio of the ε-scaling schedule, in (0,1), default 0.5), reach (() for balanced transport, else\n\
     unbalanced with ρ = reachᵖ), debias (default true), diameter (() to take the clouds' bounding box), and the\n\
     reduction options backend, dtype_acc, sum_scheme.";
@@ -115,10 +140,15 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
          Kernel losses take blur (default 0.05) and the reduction options. {OPTIONS_DOC}"
     );
     let c = ctx.clone();
-    def!(engine, "samples_loss(name: string, x: Tensor, y: Tensor) -> Tensor", &doc, move |n: ImmutableString, x: Dynamic, y: Dynamic| {
-        let ((a, x), (b, y)) = (uniform(&x, "samples_loss", &c)?, uniform(&y, "samples_loss", &c)?);
-        loss(&n, &a, &x, &b, &y, &Map::new(), &c)
-    });
+    def!(
+        engine,
+        "samples_loss(name: string, x: Tensor, y: Tensor) -> Tensor",
+        &doc,
+        move |n: ImmutableString, x: Dynamic, y: Dynamic| {
+            let ((a, x), (b, y)) = (uniform(&x, "samples_loss", &c)?, uniform(&y, "samples_loss", &c)?);
+            loss(&n, &a, &x, &b, &y, &Map::new(), &c)
+        }
+    );
     let c = ctx.clone();
     def!(
         engine,
@@ -134,14 +164,24 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         engine,
         "samples_loss(name: string, a: Tensor, x: Tensor, b: Tensor, y: Tensor) -> Tensor",
         &doc,
-        move |n: ImmutableString, a: Dynamic, x: Dynamic, b: Dynamic, y: Dynamic| loss(&n, &a, &x, &b, &y, &Map::new(), &c)
+        move |n: ImmutableString, a: Dynamic, x: Dynamic, b: Dynamic, y: Dynamic| loss(
+            &n,
+            &a,
+            &x,
+            &b,
+            &y,
+            &Map::new(),
+            &c
+        )
     );
     let c = ctx.clone();
     def!(
         engine,
         "samples_loss(name: string, a: Tensor, x: Tensor, b: Tensor, y: Tensor, options: map) -> Tensor",
         &doc,
-        move |n: ImmutableString, a: Dynamic, x: Dynamic, b: Dynamic, y: Dynamic, o: Map| loss(&n, &a, &x, &b, &y, &o, &c)
+        move |n: ImmutableString, a: Dynamic, x: Dynamic, b: Dynamic, y: Dynamic, o: Map| loss(
+            &n, &a, &x, &b, &y, &o, &c
+        )
     );
 
     let doc = format!(
@@ -172,9 +212,12 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
          g − g_bb (f and g without debiasing); balanced, the divergence is sum(a·(f − f_aa)) + sum(b·(g − g_bb)).\n{OPTIONS_DOC}"
     );
     let c = ctx.clone();
-    def!(engine, "sinkhorn(a: Tensor, x: Tensor, b: Tensor, y: Tensor) -> map", &doc, move |a: Dynamic, x: Dynamic, b: Dynamic, y: Dynamic| {
-        potentials(&a, &x, &b, &y, &Map::new(), &c)
-    });
+    def!(
+        engine,
+        "sinkhorn(a: Tensor, x: Tensor, b: Tensor, y: Tensor) -> map",
+        &doc,
+        move |a: Dynamic, x: Dynamic, b: Dynamic, y: Dynamic| { potentials(&a, &x, &b, &y, &Map::new(), &c) }
+    );
     let c = ctx.clone();
     def!(
         engine,

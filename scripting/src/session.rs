@@ -61,10 +61,8 @@ impl Session {
     /// Runs `source` (named `name` in errors) and returns the value of its last expression.
     pub fn eval(&mut self, source: &str, name: &str) -> Result<Dynamic, Error> {
         self.ctx.cancel.store(false, Ordering::Relaxed);
-        let mut ast = self
-            .engine
-            .compile(source)
-            .map_err(|e| Error::Script(ScriptError::from_parse(name, source, &e)))?;
+        let mut ast =
+            self.engine.compile(source).map_err(|e| Error::Script(ScriptError::from_parse(name, source, &e)))?;
         ast.set_source(name);
         self.lib = self.lib.merge(&ast.clone_functions_only());
         let run = self.lib.merge(&ast);

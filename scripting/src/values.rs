@@ -55,7 +55,11 @@ fn flatten(d: &Dynamic, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f64>
             return Err(format!("a list where a number was expected at depth {depth}: the array is not rectangular"));
         }
     } else if shape[depth] != a.len() {
-        return Err(format!("rows of different lengths ({} and {}): the array is not rectangular", shape[depth], a.len()));
+        return Err(format!(
+            "rows of different lengths ({} and {}): the array is not rectangular",
+            shape[depth],
+            a.len()
+        ));
     }
     for x in a.iter() {
         flatten(x, depth + 1, shape, out)?;
@@ -95,7 +99,9 @@ pub fn to_size(what: &str, n: INT) -> RhaiResult<usize> {
 /// The integers of an array (a shape, a list of dims), checked one by one.
 pub fn int_list(what: &str, a: &[Dynamic]) -> RhaiResult<Vec<INT>> {
     a.iter()
-        .map(|d| d.as_int().map_err(|_| rt(what, format!("expected an array of integers, found a {} in it", d.type_name()))))
+        .map(|d| {
+            d.as_int().map_err(|_| rt(what, format!("expected an array of integers, found a {} in it", d.type_name())))
+        })
         .collect()
 }
 
@@ -146,6 +152,9 @@ mod tests {
         assert_eq!(t.dtype(), DType::F32);
         assert_eq!(tensor_to_array(&t).to_string(), "[[1.0, 2.0], [3.0, 4.5]]");
         let ragged: Array = vec![Dynamic::from_array(vec![Dynamic::from_float(1.0)]), Dynamic::from_float(2.0)];
-        assert!(to_tensor(&Dynamic::from_array(ragged), &ctx, "tensor").unwrap_err().to_string().contains("rectangular"));
+        assert!(to_tensor(&Dynamic::from_array(ragged), &ctx, "tensor")
+            .unwrap_err()
+            .to_string()
+            .contains("rectangular"));
     }
 }

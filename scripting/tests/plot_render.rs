@@ -90,7 +90,8 @@ fn colormaps_end_at_the_documented_colours() {
 
 /// The mean row (from the top) of the pixels of exactly `color`.
 fn mean_row(rgb: &[u8], width: u32, color: [u8; 3]) -> f64 {
-    let rows: Vec<usize> = rgb.chunks(3).enumerate().filter(|(_, p)| *p == color).map(|(k, _)| k / width as usize).collect();
+    let rows: Vec<usize> =
+        rgb.chunks(3).enumerate().filter(|(_, p)| *p == color).map(|(k, _)| k / width as usize).collect();
     assert!(rows.len() > 100, "the colour {color:?} is drawn");
     rows.iter().sum::<usize>() as f64 / rows.len() as f64
 }
@@ -101,7 +102,9 @@ fn heatmap_row_zero_is_at_the_bottom_unless_origin_upper() {
     let (lo, hi) = ([lo.r, lo.g, lo.b], [hi.r, hi.g, hi.b]);
     // z[i][j] = i: a gradient along y, low values in row 0.
     for (origin, low_at_bottom) in [("lower", true), ("upper", false)] {
-        let fig = figure(&format!("heatmap([[0, 0], [1, 1]], #{{extent: [0, 1, 0, 1], origin: \"{origin}\", colorbar: false}})"));
+        let fig = figure(&format!(
+            "heatmap([[0, 0], [1, 1]], #{{extent: [0, 1, 0, 1], origin: \"{origin}\", colorbar: false}})"
+        ));
         let rgb = plot::to_rgb(&fig).unwrap();
         let (low, high) = (mean_row(&rgb, fig.width, lo), mean_row(&rgb, fig.width, hi));
         assert_eq!(low > high, low_at_bottom, "origin {origin}: low values' mean row {low}, high values' {high}");
@@ -122,8 +125,14 @@ fn subplots_take_the_items_drawn_after_selecting_them() {
     let kinds: Vec<usize> = fig.axes.iter().map(|a| a.items.len()).collect();
     assert_eq!(kinds, [1, 1, 0, 0, 0, 1]);
     let last = &fig.axes[5];
-    assert_eq!((last.xlim, last.ylim, last.equal, last.legend, last.grid), (Some((0.0, 2.0)), Some((-1.0, 1.0)), Some(false), Some(true), true));
-    assert_eq!(fig.to_string(), "<Figure \"Six\" 900×600, 6 panels: scatter | scatter+colorbar | empty | empty | empty | heatmap+colorbar>");
+    assert_eq!(
+        (last.xlim, last.ylim, last.equal, last.legend, last.grid),
+        (Some((0.0, 2.0)), Some((-1.0, 1.0)), Some(false), Some(true), true)
+    );
+    assert_eq!(
+        fig.to_string(),
+        "<Figure \"Six\" 900×600, 6 panels: scatter | scatter+colorbar | empty | empty | empty | heatmap+colorbar>"
+    );
     assert_eq!(png_size(&plot::to_png(&fig).unwrap()), (900, 600));
 }
 
@@ -147,7 +156,8 @@ fn save_writes_png_and_svg_files() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plot_render");
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.display();
-    let _ = eval(&format!("let fig = scatter([[0, 0], [1, 1]]); fig.save(\"{d}/a/f.png\"); fig.save(\"{d}/f.svg\");")).unwrap();
+    let _ = eval(&format!("let fig = scatter([[0, 0], [1, 1]]); fig.save(\"{d}/a/f.png\"); fig.save(\"{d}/f.svg\");"))
+        .unwrap();
     assert_eq!(png_size(&std::fs::read(dir.join("a/f.png")).unwrap()), (640, 480));
     assert!(std::fs::read_to_string(dir.join("f.svg")).unwrap().starts_with("<svg"));
     assert!(error(&format!("scatter([[0, 0]]).save(\"{d}/f.jpg\")")).contains("must end in .png or .svg"));

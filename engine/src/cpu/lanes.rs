@@ -174,12 +174,24 @@ impl<T: Real> TileCtx<'_, T> {
                     let (ck, xk, yk) = (&c[pick(c, k)].0, &x[pick(x, k)].0, &y[pick(y, k)].0);
                     if let Kernel::IfElse = step.kernel {
                         for l in 0..L {
-                            o.0[l] = if ck[l] >= T::zero() { xk[l] } else if ck[l].is_nan() { ck[l] } else { yk[l] };
+                            o.0[l] = if ck[l] >= T::zero() {
+                                xk[l]
+                            } else if ck[l].is_nan() {
+                                ck[l]
+                            } else {
+                                yk[l]
+                            };
                         }
                     } else {
                         for l in 0..L {
                             let v = ck[l];
-                            o.0[l] = if v < xk[l] { xk[l] } else if v > yk[l] { yk[l] } else { v };
+                            o.0[l] = if v < xk[l] {
+                                xk[l]
+                            } else if v > yk[l] {
+                                yk[l]
+                            } else {
+                                v
+                            };
                         }
                     }
                 }

@@ -60,14 +60,21 @@ impl SimdLevel {
                 Ok("avx2") => SimdLevel::Avx2,
                 _ => SimdLevel::Avx512,
             };
-            if (cap as u8) < (best as u8) { cap } else { best }
+            if (cap as u8) < (best as u8) {
+                cap
+            } else {
+                best
+            }
         })
     }
 
     /// The levels this CPU can run, for tests that compare them.
     pub fn available() -> Vec<SimdLevel> {
         let best = detect_cpu();
-        [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512].into_iter().filter(|l| *l as u8 <= best as u8).collect()
+        [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512]
+            .into_iter()
+            .filter(|l| *l as u8 <= best as u8)
+            .collect()
     }
 }
 
@@ -157,8 +164,9 @@ pub fn reduce_with<T: Real>(
     let f64_acc = opts.accumulate_f64 && T::DTYPE == DType::F32;
     let cancel = opts.cancel.clone();
     let cancelled = || cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
+    let progress = crate::progress::Reporter::new(opts.progress.as_ref(), "reduction", n_out as u64);
     if out_dim > 0 {
-        out.par_chunks_mut(OB * out_dim).enumerate().try_for_each(|(b, chunk)| -> Result<()> {
+        let result = out.par_chunks_mut(OB * out_dim).enumerate().try_for_each(|(b, chunk)| -> Result<()> {
             if cancelled() {
                 return Err(Error::Interrupted);
             }
@@ -173,8 +181,12 @@ pub fn reduce_with<T: Real>(
                     (SimdLevel::Portable, false) => block::<T, T>(&shared, row0, chunk, &cancelled),
                     (SimdLevel::Portable, true) => block::<T, f64>(&shared, row0, chunk, &cancelled),
                 }
-            }
-        })?;
+            }?;
+            progress.advance((chunk.len() / out_dim) as u64);
+            Ok(())
+        });
+        progress.finish();
+        result?;
     }
     Array2::from_shape_vec((n_out, out_dim), out).map_err(|e| Error::Data(e.to_string()))
 }
@@ -213,12 +225,22 @@ fn eval_uniform<T: Real>(s: &Shared<T>, r: usize, ubuf: &mut [T]) {
 }
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"))]
-unsafe fn block_avx512<T: Real, A: Real>(s: &Shared<T>, row0: usize, out: &mut [T], cancelled: &dyn Fn() -> bool) -> Result<()> {
+unsafe fn block_avx512<T: Real, A: Real>(
+    s: &Shared<T>,
+    row0: usize,
+    out: &mut [T],
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
     block::<T, A>(s, row0, out, cancelled)
 }
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn block_avx2<T: Real, A: Real>(s: &Shared<T>, row0: usize, out: &mut [T], cancelled: &dyn Fn() -> bool) -> Result<()> {
+unsafe fn block_avx2<T: Real, A: Real>(
+    s: &Shared<T>,
+    row0: usize,
+    out: &mut [T],
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
     block::<T, A>(s, row0, out, cancelled)
 }
 

@@ -48,9 +48,13 @@ pub enum Kernel {
     Norm2,
     Sum,
     /// Rows start..start+len of the operand (Elem, Extract).
-    Slice { start: usize },
+    Slice {
+        start: usize,
+    },
     /// The operand placed at `start` in zero rows (ElemT, ExtractT).
-    Place { start: usize },
+    Place {
+        start: usize,
+    },
     Concat,
     IfElse,
     Clamp,

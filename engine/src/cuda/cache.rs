@@ -90,7 +90,10 @@ struct Files {
 }
 
 fn files(dir: &Path, stem: &str, target: Target) -> Files {
-    Files { source: dir.join(format!("{stem}.cu")), image: dir.join(format!("{stem}.{}.{}", target.arch(), target.extension())) }
+    Files {
+        source: dir.join(format!("{stem}.cu")),
+        image: dir.join(format!("{stem}.{}.{}", target.arch(), target.extension())),
+    }
 }
 
 fn read_disk(f: &Files, code: &str) -> Option<Vec<u8>> {

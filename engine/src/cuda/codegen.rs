@@ -94,7 +94,11 @@ pub fn literal(c: f64) -> String {
     if c.is_nan() {
         "noyau_nan()".into()
     } else if c.is_infinite() {
-        if c > 0.0 { "noyau_inf()".into() } else { "(-noyau_inf())".into() }
+        if c > 0.0 {
+            "noyau_inf()".into()
+        } else {
+            "(-noyau_inf())".into()
+        }
     } else if c.is_sign_negative() {
         format!("(T)({c:?})")
     } else {
@@ -131,7 +135,8 @@ fn fill(template: &str, operands: &[String]) -> String {
     while let Some(p) = rest.find('{') {
         out.push_str(&rest[..p]);
         let tail = &rest[p + 1..];
-        let digits = tail.find('}').map(|q| &tail[..q]).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        let digits =
+            tail.find('}').map(|q| &tail[..q]).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
         match digits.and_then(|d| d.parse::<usize>().ok().map(|k| (d.len(), k))) {
             Some((len, k)) if k < operands.len() => {
                 out.push_str(&operands[k]);
@@ -151,7 +156,8 @@ fn fill(template: &str, operands: &[String]) -> String {
 fn multi_indices(shape: &[usize]) -> Vec<Vec<usize>> {
     let mut all = vec![vec![]];
     for &n in shape {
-        all = all.into_iter().flat_map(|idx: Vec<usize>| (0..n).map(move |k| [idx.clone(), vec![k]].concat())).collect();
+        all =
+            all.into_iter().flat_map(|idx: Vec<usize>| (0..n).map(move |k| [idx.clone(), vec![k]].concat())).collect();
     }
     all
 }
@@ -205,9 +211,16 @@ impl Gen {
             Op::IntCst(n) => Stmt::Value(literal(*n as f64)),
             Op::Zero(_) if d == 1 => Stmt::Value("(T)0".into()),
             Op::Zero(_) => Stmt::Zeros,
-            Op::Unary(_) | Op::Binary(_) | Op::Pow(_) | Op::Round(_) | Op::ClampInt(..) | Op::IfElse | Op::Clamp | Op::Mod => {
-                Stmt::Elementwise(elementwise(e.op()).ok_or_else(|| internal(format!("{} is not elementwise", e.op().name())))?)
-            }
+            Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Pow(_)
+            | Op::Round(_)
+            | Op::ClampInt(..)
+            | Op::IfElse
+            | Op::Clamp
+            | Op::Mod => Stmt::Elementwise(
+                elementwise(e.op()).ok_or_else(|| internal(format!("{} is not elementwise", e.op().name())))?,
+            ),
             Op::SqNorm2 => Stmt::Value(format!("noyau_sqnorm2<{}>({})", dim(0), ptrs[0])),
             Op::Norm2 => Stmt::Value(format!("sqrt(noyau_sqnorm2<{}>({}))", dim(0), ptrs[0])),
             Op::Normalize => Stmt::Fill { helper: format!("noyau_normalize<{d}>"), args: vec![ptrs[0].clone()] },
@@ -228,9 +241,12 @@ impl Gen {
             Op::Max | Op::Min => {
                 Stmt::Value(format!("noyau_extreme<{}, {}>({}).value", dim(0), matches!(e.op(), Op::Max), ptrs[0]))
             }
-            Op::ArgMax | Op::ArgMin => {
-                Stmt::Value(format!("(T)noyau_extreme<{}, {}>({}).index", dim(0), matches!(e.op(), Op::ArgMax), ptrs[0]))
-            }
+            Op::ArgMax | Op::ArgMin => Stmt::Value(format!(
+                "(T)noyau_extreme<{}, {}>({}).index",
+                dim(0),
+                matches!(e.op(), Op::ArgMax),
+                ptrs[0]
+            )),
             Op::Elem(m) => Stmt::Value(self.val(e.arg(0))?.at(&m.to_string())),
             Op::ElemT { index, dim: n } => {
                 Stmt::Fill { helper: format!("noyau_place<1, {n}>"), args: vec![ptrs[0].clone(), index.to_string()] }
@@ -239,11 +255,14 @@ impl Gen {
             Op::Extract { start, len } => {
                 Stmt::Fill { helper: format!("noyau_copy<{len}>"), args: vec![format!("{} + {start}", ptrs[0])] }
             }
-            Op::ExtractT { start, dim: n } => {
-                Stmt::Fill { helper: format!("noyau_place<{}, {n}>", dim(0)), args: vec![ptrs[0].clone(), start.to_string()] }
-            }
+            Op::ExtractT { start, dim: n } => Stmt::Fill {
+                helper: format!("noyau_place<{}, {n}>", dim(0)),
+                args: vec![ptrs[0].clone(), start.to_string()],
+            },
             Op::Concat => Stmt::Fill { helper: format!("noyau_concat<{}, {}>", dim(0), dim(1)), args: ptrs },
-            Op::OneHot(n) => Stmt::Fill { helper: format!("noyau_one_hot<{n}>"), args: vec![self.comp(e.arg(0), "0")?] },
+            Op::OneHot(n) => {
+                Stmt::Fill { helper: format!("noyau_one_hot<{n}>"), args: vec![self.comp(e.arg(0), "0")?] }
+            }
             Op::MatVecMult => Stmt::Fill { helper: format!("noyau_mat_vec_mult<{d}, {}>", dim(1)), args: ptrs },
             Op::VecMatMult => Stmt::Fill { helper: format!("noyau_vec_mat_mult<{}, {d}>", dim(0)), args: ptrs },
             Op::TensorProd => Stmt::Fill { helper: format!("noyau_tensor_prod<{}, {}>", dim(0), dim(1)), args: ptrs },
@@ -260,7 +279,10 @@ impl Gen {
                     }
                 }
                 let (ta, tb) = (self.table(name, "a", &ia), self.table(name, "b", &ib));
-                Stmt::Fill { helper: format!("noyau_gather_product<{d}>"), args: vec![ptrs[0].clone(), ptrs[1].clone(), ta, tb] }
+                Stmt::Fill {
+                    helper: format!("noyau_gather_product<{d}>"),
+                    args: vec![ptrs[0].clone(), ptrs[1].clone(), ta, tb],
+                }
             }
             Op::TensorDot { a, b, ca, cb } => {
                 let free_a: Vec<usize> = (0..a.len()).filter(|k| !ca.contains(k)).collect();

@@ -6,7 +6,9 @@
 
 use crate::error::{Error, Result};
 use crate::real::DType;
-use cudarc::driver::{sys, CudaContext, CudaFunction, CudaStream, DeviceRepr, DriverError, LaunchConfig, PushKernelArg, ValidAsZeroBits};
+use cudarc::driver::{
+    sys, CudaContext, CudaFunction, CudaStream, DeviceRepr, DriverError, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+};
 use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -75,7 +77,10 @@ pub fn gpu(ordinal: usize) -> Result<Arc<Gpu>> {
     static GPUS: Mutex<Option<HashMap<usize, Arc<Gpu>>>> = Mutex::new(None);
     let count = device_count().map_err(no_device)?;
     if ordinal >= count {
-        return Err(no_device(format!("device {ordinal} was asked for, and the driver sees {count} (cuda:0 to cuda:{})", count - 1)));
+        return Err(no_device(format!(
+            "device {ordinal} was asked for, and the driver sees {count} (cuda:0 to cuda:{})",
+            count - 1
+        )));
     }
     let mut guard = GPUS.lock().unwrap_or_else(|e| e.into_inner());
     let map = guard.get_or_insert_with(HashMap::new);
@@ -107,7 +112,8 @@ fn run_typed<E: DeviceRepr + ValidAsZeroBits + Copy>(
     let s = &g.stream;
     let bufs = inputs.iter().map(|v| s.clone_htod(v.as_slice())).collect::<std::result::Result<Vec<_>, _>>();
     let bufs = bufs.map_err(|e| driver_error("copying the inputs to the GPU", e))?;
-    let mut out = s.alloc_zeros::<E>(out_len.max(1)).map_err(|e| driver_error("allocating the output on the GPU", e))?;
+    let mut out =
+        s.alloc_zeros::<E>(out_len.max(1)).map_err(|e| driver_error("allocating the output on the GPU", e))?;
     let timing = Some(sys::CUevent_flags::CU_EVENT_DEFAULT);
     let start = g.ctx.new_event(timing).map_err(|e| driver_error("cuEventCreate", e))?;
     let end = g.ctx.new_event(timing).map_err(|e| driver_error("cuEventCreate", e))?;
@@ -146,19 +152,32 @@ impl Gpu {
 
     /// Runs a kernel of `block` threads per block over `n_out` rows and `n_in` reduced points;
     /// `inputs` must all be of the element type `dtype`.
-    pub fn run(&self, k: &Loaded, block: usize, sizes: [i32; 2], dtype: DType, inputs: &[HostData], out_len: usize) -> Result<(HostData, f64)> {
+    pub fn run(
+        &self,
+        k: &Loaded,
+        block: usize,
+        sizes: [i32; 2],
+        dtype: DType,
+        inputs: &[HostData],
+        out_len: usize,
+    ) -> Result<(HostData, f64)> {
         let blocks = (sizes[0].max(0) as usize).div_ceil(block) as u32;
         let cfg = LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (block as u32, 1, 1), shared_mem_bytes: 0 };
-        let mixed = || Error::Backend { backend: "gpu".into(), msg: "internal error: inputs of mixed element types".into() };
+        let mixed =
+            || Error::Backend { backend: "gpu".into(), msg: "internal error: inputs of mixed element types".into() };
         match dtype {
             DType::F64 => {
-                let v: Vec<&Vec<f64>> =
-                    inputs.iter().map(|d| if let HostData::F64(v) = d { Ok(v) } else { Err(mixed()) }).collect::<Result<_>>()?;
+                let v: Vec<&Vec<f64>> = inputs
+                    .iter()
+                    .map(|d| if let HostData::F64(v) = d { Ok(v) } else { Err(mixed()) })
+                    .collect::<Result<_>>()?;
                 run_typed(self, &k.function, cfg, sizes, &v, out_len).map(|(o, t)| (HostData::F64(o), t))
             }
             DType::F32 => {
-                let v: Vec<&Vec<f32>> =
-                    inputs.iter().map(|d| if let HostData::F32(v) = d { Ok(v) } else { Err(mixed()) }).collect::<Result<_>>()?;
+                let v: Vec<&Vec<f32>> = inputs
+                    .iter()
+                    .map(|d| if let HostData::F32(v) = d { Ok(v) } else { Err(mixed()) })
+                    .collect::<Result<_>>()?;
                 run_typed(self, &k.function, cfg, sizes, &v, out_len).map(|(o, t)| (HostData::F32(o), t))
             }
         }

@@ -113,8 +113,11 @@ pub fn host_output<T: Real>(out: HostData, n_out: usize, out_dim: usize) -> Resu
 pub fn without_launch<T: Real>(spec: &Reduce, n_out: usize, n_in: usize) -> Option<Result<Array2<T>>> {
     let out_dim = spec.out_dim;
     if n_out == 0 || out_dim == 0 || n_in == 0 {
-        let row: Vec<T> = spec.reduction.empty_output(spec.formula.dim(), out_dim).iter().map(|&v| T::from_f64(v)).collect();
-        return Some(Array2::from_shape_vec((n_out, out_dim), row.repeat(n_out)).map_err(|e| Error::Data(e.to_string())));
+        let row: Vec<T> =
+            spec.reduction.empty_output(spec.formula.dim(), out_dim).iter().map(|&v| T::from_f64(v)).collect();
+        return Some(
+            Array2::from_shape_vec((n_out, out_dim), row.repeat(n_out)).map_err(|e| Error::Data(e.to_string())),
+        );
     }
     let too_big = |n: usize| i32::try_from(n).is_err() || i32::try_from(n.saturating_mul(out_dim)).is_err();
     if too_big(n_out) || too_big(n_in) {

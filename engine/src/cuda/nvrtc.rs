@@ -136,7 +136,13 @@ impl Nvrtc {
             return Ok(Target::Cubin(cc));
         }
         self.archs.iter().rev().find(|&&a| a <= cc).map(|&a| Target::Ptx(a)).ok_or_else(|| {
-            format!("NVRTC {}.{} cannot compile for compute capability {}.{}", self.version.0, self.version.1, cc / 10, cc % 10)
+            format!(
+                "NVRTC {}.{} cannot compile for compute capability {}.{}",
+                self.version.0,
+                self.version.1,
+                cc / 10,
+                cc % 10
+            )
         })
     }
 }
@@ -158,7 +164,8 @@ fn cuda_error(msg: String, log: String, code: &str) -> Error {
 pub fn compile(code: &str, target: Target) -> Result<Vec<u8>> {
     let nvrtc = load().map_err(|msg| Error::Backend { backend: "gpu".into(), msg })?;
     let arch = target.arch();
-    let src = CString::new(code).map_err(|_| cuda_error("the generated source contains a NUL byte".into(), String::new(), code))?;
+    let src = CString::new(code)
+        .map_err(|_| cuda_error("the generated source contains a NUL byte".into(), String::new(), code))?;
     let name = CString::new("noyau_kernel.cu").unwrap_or_default();
     // Every kernel receives every setting, used or not: NVRTC's warning 177 ("declared but never
     // referenced") would only be noise.
@@ -172,7 +179,10 @@ pub fn compile(code: &str, target: Target) -> Result<Vec<u8>> {
         let image = compiled
             .map_err(|e| {
                 cuda_error(
-                    format!("NVRTC {}.{} could not compile the generated kernel for {arch} ({e:?})", nvrtc.version.0, nvrtc.version.1),
+                    format!(
+                        "NVRTC {}.{} could not compile the generated kernel for {arch} ({e:?})",
+                        nvrtc.version.0, nvrtc.version.1
+                    ),
                     log,
                     code,
                 )
@@ -181,7 +191,9 @@ pub fn compile(code: &str, target: Target) -> Result<Vec<u8>> {
                 Target::Ptx(_) => unsafe { result::get_ptx(prog) }
                     .map(|p| c_text(&p).into_bytes())
                     .map_err(|e| cuda_error(format!("nvrtcGetPTX failed: {e:?}"), String::new(), code)),
-                Target::Cubin(_) => cubin(prog).map_err(|e| cuda_error(format!("nvrtcGetCUBIN failed: {e:?}"), String::new(), code)),
+                Target::Cubin(_) => {
+                    cubin(prog).map_err(|e| cuda_error(format!("nvrtcGetCUBIN failed: {e:?}"), String::new(), code))
+                }
             });
         // A program that cannot be destroyed leaks a little memory; nothing else to do about it.
         let _ = unsafe { result::destroy_program(prog) };

@@ -126,7 +126,9 @@ fn reduction_settings(r: Reduction) -> (&'static str, Vec<String>) {
     let extreme = |greater: bool, out: &str| {
         (REDUCE_EXTREME, vec![format!("constexpr bool GREATER = {greater};"), format!("constexpr int OUTPUT = {out};")])
     };
-    let kmin = |k: usize, out: &str| (REDUCE_KMIN, vec![format!("constexpr int K = {k};"), format!("constexpr int OUTPUT = {out};")]);
+    let kmin = |k: usize, out: &str| {
+        (REDUCE_KMIN, vec![format!("constexpr int K = {k};"), format!("constexpr int OUTPUT = {out};")])
+    };
     let lse = |mode: &str| (REDUCE_LSE, vec![format!("constexpr int LSE_MODE = {mode};")]);
     match r {
         Reduction::Sum => (REDUCE_SUM, vec![]),
@@ -164,7 +166,8 @@ fn splice(template: &str, marker: &str, lines: &[String]) -> Result<String> {
     let line_start = template[..at].rfind('\n').map_or(0, |p| p + 1);
     let line_end = template[at..].find('\n').map_or(template.len(), |p| at + p + 1);
     let indent = &template[line_start..at];
-    let mut out = String::with_capacity(template.len() + lines.iter().map(|l| l.len() + indent.len() + 1).sum::<usize>());
+    let mut out =
+        String::with_capacity(template.len() + lines.iter().map(|l| l.len() + indent.len() + 1).sum::<usize>());
     out.push_str(&template[..line_start]);
     for l in lines {
         // Preprocessor lines stay at the margin, as is customary.
@@ -196,7 +199,10 @@ pub fn build(spec: &Reduce, v: Variant) -> Result<KernelSource> {
         format!("typedef {} T;", c_type(v.dtype)),
         format!("typedef {acc} ACC;  // sums accumulate in this type"),
         format!("constexpr int DIM = {};  // dimension of the formula", spec.formula.dim()),
-        format!("constexpr int WDIM = {};  // dimension of the weight (1 without one)", spec.weight.as_ref().map_or(1, |w| w.dim())),
+        format!(
+            "constexpr int WDIM = {};  // dimension of the weight (1 without one)",
+            spec.weight.as_ref().map_or(1, |w| w.dim())
+        ),
         format!("constexpr int OUT_DIM = {};  // columns of the output", spec.out_dim),
         format!("constexpr int SUM_SCHEME = {};", scheme_name(v.scheme)),
         format!("constexpr int STAGE = {};  // values of the reduced side staged per point", layout.stage),
@@ -209,7 +215,8 @@ pub fn build(spec: &Reduce, v: Variant) -> Result<KernelSource> {
         Staging::Chunked | Staging::Global => MAP_REDUCE_1D_CHUNKED,
     };
     let mut kernel = template.to_string();
-    for (marker, lines) in [("params", &body.params), ("row", &body.row), ("stage", &body.stage), ("pair", &body.pair)] {
+    for (marker, lines) in [("params", &body.params), ("row", &body.row), ("stage", &body.stage), ("pair", &body.pair)]
+    {
         kernel = splice(&kernel, marker, lines)?;
     }
     let code = [PRELUDE, &config.join("\n"), &body.tables.join("\n"), COMMON, reduce_template, &kernel].join("\n\n");

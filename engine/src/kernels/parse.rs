@@ -142,7 +142,9 @@ impl Parser<'_> {
     fn letter(&mut self) -> Result<char> {
         self.skip_spaces();
         match self.chars.get(self.pos) {
-            Some(&c) if c.is_ascii_alphabetic() && !self.chars.get(self.pos + 1).is_some_and(|d| d.is_alphanumeric()) => {
+            Some(&c)
+                if c.is_ascii_alphabetic() && !self.chars.get(self.pos + 1).is_some_and(|d| d.is_alphanumeric()) =>
+            {
                 self.pos += 1;
                 Ok(c)
             }

@@ -36,7 +36,10 @@ impl KernelLoss {
     /// `energy`, `gaussian` or `laplacian`.
     pub fn from_name(name: &str) -> Result<KernelLoss> {
         NAMES.iter().find(|(n, _)| *n == name).map(|&(_, k)| k).ok_or_else(|| {
-            Error::invalid("kernel_loss", format!("unknown kernel loss `{name}`: the kernel losses are energy, gaussian and laplacian"))
+            Error::invalid(
+                "kernel_loss",
+                format!("unknown kernel loss `{name}`: the kernel losses are energy, gaussian and laplacian"),
+            )
         })
     }
 
@@ -67,7 +70,15 @@ impl KernelLoss {
 /// ½‖a − b‖²_k between Σ a_i δ_{x_i} and Σ b_j δ_{y_j} as a 0-D tensor, differentiable with
 /// respect to weights and points: GeomLoss's `SamplesLoss(kind, blur=blur)(a, x, b, y)`.
 /// `blur` (> 0) is σ; the energy kernel does not use it.
-pub fn kernel_loss(kind: KernelLoss, a: &Tensor, x: &Tensor, b: &Tensor, y: &Tensor, blur: f64, opts: &Options) -> Result<Tensor> {
+pub fn kernel_loss(
+    kind: KernelLoss,
+    a: &Tensor,
+    x: &Tensor,
+    b: &Tensor,
+    y: &Tensor,
+    blur: f64,
+    opts: &Options,
+) -> Result<Tensor> {
     if !(blur.is_finite() && blur > 0.0) {
         return Err(Error::invalid(kind.name(), format!("blur = {blur}: it must be a positive number")));
     }

@@ -17,7 +17,8 @@ impl Measure {
     /// The log-weights, detached, with log 0 replaced by −100000 as GeomLoss does, so that a
     /// point of zero mass drops out of every log-sum-exp without producing −∞ − (−∞).
     pub fn log_weights(&self) -> Result<Tensor> {
-        let logs: Vec<f64> = self.weights.to_vec_f64().into_iter().map(|w| if w > 0.0 { w.ln() } else { -100_000.0 }).collect();
+        let logs: Vec<f64> =
+            self.weights.to_vec_f64().into_iter().map(|w| if w > 0.0 { w.ln() } else { -100_000.0 }).collect();
         let n = logs.len();
         Ok(Tensor::from_vec(logs, &[n, 1])?.to_dtype(self.weights.dtype()))
     }
@@ -27,7 +28,6 @@ impl Measure {
         let shape: Vec<isize> = self.weight_shape.iter().map(|&n| n as isize).collect();
         t.reshape(&shape)
     }
-
 
     pub fn dim(&self) -> usize {
         self.points.shape()[1]
@@ -44,7 +44,11 @@ pub(crate) fn pair(op: &str, a: &Tensor, x: &Tensor, b: &Tensor, y: &Tensor) -> 
     if ma.dim() != mb.dim() {
         return Err(Error::invalid(
             op,
-            format!("x has points of dimension {} but y of dimension {}: both clouds must live in the same space", ma.dim(), mb.dim()),
+            format!(
+                "x has points of dimension {} but y of dimension {}: both clouds must live in the same space",
+                ma.dim(),
+                mb.dim()
+            ),
         ));
     }
     Ok((ma, mb))
@@ -52,7 +56,10 @@ pub(crate) fn pair(op: &str, a: &Tensor, x: &Tensor, b: &Tensor, y: &Tensor) -> 
 
 fn one(op: &str, (wn, w): (&str, &Tensor), (pn, p): (&str, &Tensor), dtype: DType) -> Result<Measure> {
     let [n, _] = *p.shape() else {
-        return Err(Error::invalid(op, format!("{pn} must be a 2-D tensor with one row per point, got shape {:?}", p.shape())));
+        return Err(Error::invalid(
+            op,
+            format!("{pn} must be a 2-D tensor with one row per point, got shape {:?}", p.shape()),
+        ));
     };
     if n == 0 {
         return Err(Error::invalid(op, format!("{pn} has no point: a measure needs at least one")));

@@ -39,7 +39,15 @@ pub struct SinkhornOptions {
 
 impl Default for SinkhornOptions {
     fn default() -> Self {
-        SinkhornOptions { p: 2.0, blur: 0.05, scaling: 0.5, reach: None, debias: true, diameter: None, reduce: Options::default() }
+        SinkhornOptions {
+            p: 2.0,
+            blur: 0.05,
+            scaling: 0.5,
+            reach: None,
+            debias: true,
+            diameter: None,
+            reduce: Options::default(),
+        }
     }
 }
 
@@ -56,7 +64,10 @@ impl SinkhornOptions {
         };
         positive("blur", self.blur)?;
         if !(self.scaling > 0.0 && self.scaling < 1.0) {
-            return Err(Error::invalid(OP, format!("scaling = {}: it must lie strictly between 0 and 1", self.scaling)));
+            return Err(Error::invalid(
+                OP,
+                format!("scaling = {}: it must lie strictly between 0 and 1", self.scaling),
+            ));
         }
         if let Some(r) = self.reach {
             positive("reach", r)?;
@@ -106,7 +117,13 @@ pub fn sinkhorn(a: &Tensor, x: &Tensor, b: &Tensor, y: &Tensor, opts: &SinkhornO
 }
 
 /// The checked measures and their potentials as N×1 and M×1 columns.
-pub(crate) fn solve(a: &Tensor, x: &Tensor, b: &Tensor, y: &Tensor, opts: &SinkhornOptions) -> Result<(Measure, Measure, Potentials)> {
+pub(crate) fn solve(
+    a: &Tensor,
+    x: &Tensor,
+    b: &Tensor,
+    y: &Tensor,
+    opts: &SinkhornOptions,
+) -> Result<(Measure, Measure, Potentials)> {
     let cost = opts.check()?;
     let (ma, mb) = measure::pair(OP, a, x, b, y)?;
     let diameter = match opts.diameter {
@@ -121,6 +138,7 @@ pub(crate) fn solve(a: &Tensor, x: &Tensor, b: &Tensor, y: &Tensor, opts: &Sinkh
         schedule: epsilon_schedule(cost.p(), diameter, opts.blur, opts.scaling),
         rho: opts.reach.map(|r| r.powf(cost.p())),
         debias: opts.debias,
+        progress: opts.reduce.progress.clone(),
     };
     let dual = no_grad(|| run.anneal(&ma, &mb))?;
     let potentials = run.extrapolate(&ma, &mb, &dual)?;
@@ -135,6 +153,7 @@ struct Run {
     schedule: Vec<f64>,
     rho: Option<f64>,
     debias: bool,
+    progress: Option<crate::progress::ProgressHook>,
 }
 
 /// The four potentials being iterated (the symmetric ones only when debiased).
@@ -162,7 +181,8 @@ impl Run {
         let sm = &self.softmin;
         let eps = self.schedule[0];
         let (xs, ys) = (sm.scaled(&ma.points, eps), sm.scaled(&mb.points, eps));
-        let symmetric = |xs: &Tensor, log: &Tensor| self.debias.then(|| self.update(eps, xs, xs, log, None)).transpose();
+        let symmetric =
+            |xs: &Tensor, log: &Tensor| self.debias.then(|| self.update(eps, xs, xs, log, None)).transpose();
         let mut d = Dual {
             f_ba: self.update(eps, &xs, &ys, &self.log_b, None)?,
             g_ab: self.update(eps, &ys, &xs, &self.log_a, None)?,
@@ -170,7 +190,24 @@ impl Run {
             g_bb: symmetric(&ys, &self.log_b)?,
         };
         let average = |old: &Tensor, new: Tensor| -> Result<Tensor> { Ok(old.add(&new)? * 0.5) };
+        let progress = crate::progress::Reporter::new(self.progress.as_ref(), "sinkhorn", self.schedule.len() as u64);
+        let result = self.descend(ma, mb, &mut d, &average, &progress);
+        progress.finish();
+        result.map(|()| d)
+    }
+
+    /// The loop over the schedule, one ε step at a time, reported as it goes.
+    fn descend(
+        &self,
+        ma: &Measure,
+        mb: &Measure,
+        d: &mut Dual,
+        average: &dyn Fn(&Tensor, Tensor) -> Result<Tensor>,
+        progress: &crate::progress::Reporter,
+    ) -> Result<()> {
+        let sm = &self.softmin;
         for &eps in &self.schedule {
+            progress.set_detail(format!("ε = {eps:.3e}"));
             let (xs, ys) = (sm.scaled(&ma.points, eps), sm.scaled(&mb.points, eps));
             // Both cross updates read the previous potentials: they are computed before either is replaced.
             let f_ba = self.update(eps, &xs, &ys, &self.log_b, Some(&d.g_ab))?;
@@ -182,8 +219,9 @@ impl Run {
                 let g_new = average(g_bb, self.update(eps, &ys, &ys, &self.log_b, Some(g_bb))?)?;
                 (d.f_aa, d.g_bb) = (Some(f_new), Some(g_new));
             }
+            progress.advance(1);
         }
-        Ok(d)
+        Ok(())
     }
 
     /// One more update at the final temperature, recorded: the potential on x_i is a

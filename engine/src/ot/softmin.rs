@@ -29,7 +29,10 @@ impl GroundCost {
         } else if p == 2.0 {
             Ok(GroundCost::HalfSquaredDistance)
         } else {
-            Err(Error::invalid("sinkhorn", format!("p = {p}: the ground cost ‖x−y‖ᵖ/p is available for p = 1 and p = 2")))
+            Err(Error::invalid(
+                "sinkhorn",
+                format!("p = {p}: the ground cost ‖x−y‖ᵖ/p is available for p = 1 and p = 2"),
+            ))
         }
     }
 

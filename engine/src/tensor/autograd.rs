@@ -120,7 +120,12 @@ pub fn grad(output: &Tensor, inputs: &[&Tensor], grad_output: Option<&Tensor>) -
 
 /// [`grad`], and with `create_graph` the backward pass is itself recorded, so the gradients can
 /// be differentiated again (Hessian-vector products, gradients of gradient norms, ...).
-pub fn grad_with(output: &Tensor, inputs: &[&Tensor], grad_output: Option<&Tensor>, create_graph: bool) -> Result<Vec<Tensor>> {
+pub fn grad_with(
+    output: &Tensor,
+    inputs: &[&Tensor],
+    grad_output: Option<&Tensor>,
+    create_graph: bool,
+) -> Result<Vec<Tensor>> {
     for (k, t) in inputs.iter().enumerate() {
         if !t.is_requires_grad() {
             return Err(Error::tensor(
@@ -151,7 +156,8 @@ pub fn grad_with(output: &Tensor, inputs: &[&Tensor], grad_output: Option<&Tenso
     // A tensor is needed if it is requested or one of its node's inputs is needed; inputs come first in `order`.
     let mut needed: HashMap<usize, bool> = HashMap::new();
     for t in &order {
-        let via_inputs = t.node().is_some_and(|n| n.inputs.iter().any(|i| needed.get(&i.key()).copied().unwrap_or(false)));
+        let via_inputs =
+            t.node().is_some_and(|n| n.inputs.iter().any(|i| needed.get(&i.key()).copied().unwrap_or(false)));
         needed.insert(t.key(), via_inputs || wanted.contains_key(&t.key()));
     }
     let mut grads: HashMap<usize, Tensor> = HashMap::new();
@@ -172,7 +178,11 @@ pub fn grad_with(output: &Tensor, inputs: &[&Tensor], grad_output: Option<&Tenso
             if gi.shape() != input.shape() {
                 return Err(Error::tensor(
                     node.op,
-                    format!("internal error: gradient of shape {:?} for an input of shape {:?}", gi.shape(), input.shape()),
+                    format!(
+                        "internal error: gradient of shape {:?} for an input of shape {:?}",
+                        gi.shape(),
+                        input.shape()
+                    ),
                 ));
             }
             let total = match grads.remove(&input.key()) {

@@ -24,7 +24,13 @@ pub(crate) fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec
 }
 
 /// `f` applied to the elements of `a` and `b` broadcast to `shape` (which the caller got from [`broadcast_shapes`]).
-pub(crate) fn zip_map<T: Elem>(op: &str, a: &Arr<T>, b: &Arr<T>, shape: &[usize], f: impl Fn(T, T) -> T) -> Result<Arr<T>> {
+pub(crate) fn zip_map<T: Elem>(
+    op: &str,
+    a: &Arr<T>,
+    b: &Arr<T>,
+    shape: &[usize],
+    f: impl Fn(T, T) -> T,
+) -> Result<Arr<T>> {
     let bad = || Error::tensor(op, format!("shapes {:?} and {:?} cannot be broadcast together", a.shape(), b.shape()));
     let av = a.broadcast(IxDyn(shape)).ok_or_else(bad)?;
     let bv = b.broadcast(IxDyn(shape)).ok_or_else(bad)?;

@@ -37,7 +37,13 @@ impl Format {
 
     fn raw(&self, x: f64) -> String {
         if !x.is_finite() {
-            return if x.is_nan() { "nan".into() } else if x > 0.0 { "inf".into() } else { "-inf".into() };
+            return if x.is_nan() {
+                "nan".into()
+            } else if x > 0.0 {
+                "inf".into()
+            } else {
+                "-inf".into()
+            };
         }
         if self.sci {
             // Rust writes 1.0000e5; PyTorch (and C) write 1.0000e+05.
@@ -119,7 +125,11 @@ impl fmt::Display for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let summarise = self.numel() > THRESHOLD;
         // An empty tensor has no values to show, whatever its shape (which follows).
-        let body = if self.numel() == 0 { "[]".to_string() } else { with_dtype!(data self.data(), a => body(&a.view(), summarise)) };
+        let body = if self.numel() == 0 {
+            "[]".to_string()
+        } else {
+            with_dtype!(data self.data(), a => body(&a.view(), summarise))
+        };
         write!(f, "tensor({body}")?;
         if summarise || self.numel() == 0 {
             write!(f, ", shape={:?}", self.shape())?;

@@ -29,7 +29,8 @@ impl Tensor {
     /// (x as both `Vi` and `Vj`, say): its gradients add up.
     pub fn lazy_reduce(spec: &Reduce, args: &[&Tensor], opts: &Options) -> Result<Tensor> {
         if let Some((k, a)) = args.iter().enumerate().find(|(_, a)| a.ndim() != 2) {
-            let name = spec.vars.get(k).map_or_else(|| format!("argument {k}"), |v| format!("argument {k} ({})", v.name));
+            let name =
+                spec.vars.get(k).map_or_else(|| format!("argument {k}"), |v| format!("argument {k} ({})", v.name));
             return Err(Error::tensor(OP, format!("{name} must be a 2-D tensor, got shape {:?}", a.shape())));
         }
         let dtype = if args.iter().any(|t| t.dtype() == DType::F64) { DType::F64 } else { DType::F32 };
@@ -94,7 +95,12 @@ fn first_order_only(spec: &Reduce, g: Tensor, b: &Backward<'_>) -> Tensor {
 
 /// The gradients as lazy reductions of graph tensors, or `None` for the reductions whose
 /// gradient goes through selected pairs (see the module documentation).
-fn recorded_backward(spec: &Reduce, opts: &Options, b: &Backward<'_>, wrt: &[usize]) -> Result<Option<Vec<Option<Tensor>>>> {
+fn recorded_backward(
+    spec: &Reduce,
+    opts: &Options,
+    b: &Backward<'_>,
+    wrt: &[usize],
+) -> Result<Option<Vec<Option<Tensor>>>> {
     let plan = spec.gradient_plan()?;
     if plan.select.is_some() {
         return Ok(None);
@@ -108,7 +114,9 @@ fn recorded_backward(spec: &Reduce, opts: &Options, b: &Backward<'_>, wrt: &[usi
         .map(|x| match x {
             Extra::Eta => Ok(eta.clone()),
             Extra::Out => Ok(b.out.clone()),
-            Extra::Aux => aux.clone().ok_or_else(|| Error::tensor(OP, "internal error: the gradient reads an auxiliary reduction it has not")),
+            Extra::Aux => aux.clone().ok_or_else(|| {
+                Error::tensor(OP, "internal error: the gradient reads an auxiliary reduction it has not")
+            }),
         })
         .collect::<Result<Vec<_>>>()?;
     let args: Vec<&Tensor> = inputs.iter().copied().chain(&extras).collect();

@@ -32,7 +32,11 @@ impl Tensor {
         if self.ndim() != 1 || other.shape() != self.shape() {
             return Err(Error::tensor(
                 "dot",
-                format!("expects two 1-D tensors of the same length, got shapes {:?} and {:?}", self.shape(), other.shape()),
+                format!(
+                    "expects two 1-D tensors of the same length, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
             ));
         }
         Ok(self.mul(other)?.sum_all())
@@ -50,8 +54,9 @@ impl Tensor {
                 format!("shapes {sa:?} and {sb:?} do not match: {k} column(s) against {k2} row(s)"),
             ));
         }
-        let batch = broadcast_shapes(op, &sa[..sa.len() - 2], &sb[..sb.len() - 2])
-            .map_err(|_| Error::tensor(op, format!("the batch dimensions of shapes {sa:?} and {sb:?} cannot be broadcast together")))?;
+        let batch = broadcast_shapes(op, &sa[..sa.len() - 2], &sb[..sb.len() - 2]).map_err(|_| {
+            Error::tensor(op, format!("the batch dimensions of shapes {sa:?} and {sb:?} cannot be broadcast together"))
+        })?;
         let mut out_shape = batch.clone();
         out_shape.extend([m, n]);
         checked_len(op, &out_shape)?;
@@ -87,7 +92,10 @@ impl Tensor {
         match self.ndim() {
             0 | 1 => Ok(self.clone()),
             2 => self.transpose(0, 1),
-            _ => Err(Error::tensor("t", format!("expects a tensor with at most 2 dimensions, got shape {:?}", self.shape()))),
+            _ => Err(Error::tensor(
+                "t",
+                format!("expects a tensor with at most 2 dimensions, got shape {:?}", self.shape()),
+            )),
         }
     }
 }
@@ -100,7 +108,9 @@ fn matmul_arrays<T: Elem>(x: &Arr<T>, y: &Arr<T>, batch: &[usize], (m, k, n): (u
     let stack = |a: &Arr<T>, r: usize, c: usize| -> Result<Array3<T>> {
         let mut shape = batch.to_vec();
         shape.extend([r, c]);
-        let v = a.broadcast(IxDyn(&shape)).ok_or_else(|| Error::tensor("matmul", "internal error: batch broadcast refused"))?;
+        let v = a
+            .broadcast(IxDyn(&shape))
+            .ok_or_else(|| Error::tensor("matmul", "internal error: batch broadcast refused"))?;
         v.as_standard_layout().into_owned().into_shape_with_order((nb, r, c)).map_err(bad)
     };
     let (xs, ys) = (stack(x, m, k)?, stack(y, k, n)?);

@@ -26,11 +26,11 @@
 mod autograd;
 mod broadcast;
 mod display;
+mod lazy;
 mod linalg;
 mod ops;
 mod reduce;
 mod shape;
-mod lazy;
 mod storage;
 
 pub use autograd::{grad, grad_with, is_grad_enabled, no_grad};
@@ -112,7 +112,10 @@ impl Tensor {
     pub fn from_vec<T: Elem>(values: Vec<T>, shape: &[usize]) -> Result<Tensor> {
         let len = checked_len("from_vec", shape)?;
         if len != values.len() {
-            return Err(Error::tensor("from_vec", format!("{} values cannot have shape {shape:?} ({len} values)", values.len())));
+            return Err(Error::tensor(
+                "from_vec",
+                format!("{} values cannot have shape {shape:?} ({len} values)", values.len()),
+            ));
         }
         ArrayD::from_shape_vec(IxDyn(shape), values)
             .map(Tensor::from_array)
@@ -213,14 +216,18 @@ impl Tensor {
     /// The values of a 2-D tensor, converted to `T`; for other shapes an error.
     pub fn to_array2<T: Elem>(&self) -> Result<Array2<T>> {
         let a = with_dtype!(data self.data(), a => a.mapv(|x| T::from_f64(x.as_f64())));
-        a.into_dimensionality().map_err(|_| Error::tensor("to_array2", format!("expected a 2-D tensor, got shape {:?}", self.shape())))
+        a.into_dimensionality()
+            .map_err(|_| Error::tensor("to_array2", format!("expected a 2-D tensor, got shape {:?}", self.shape())))
     }
 
     /// The value of a one-element tensor.
     pub fn item(&self) -> Result<f64> {
         match self.to_vec_f64()[..] {
             [x] => Ok(x),
-            _ => Err(Error::tensor("item", format!("only one-element tensors have an item, got shape {:?}", self.shape()))),
+            _ => Err(Error::tensor(
+                "item",
+                format!("only one-element tensors have an item, got shape {:?}", self.shape()),
+            )),
         }
     }
 
@@ -230,7 +237,9 @@ impl Tensor {
             return self.clone();
         }
         let from = self.dtype();
-        Tensor::record(self.data().cast(dtype), "to_dtype", vec![self.clone()], move |b| Ok(vec![Some(b.grad.to_dtype(from))]))
+        Tensor::record(self.data().cast(dtype), "to_dtype", vec![self.clone()], move |b| {
+            Ok(vec![Some(b.grad.to_dtype(from))])
+        })
     }
 }
 
@@ -271,7 +280,10 @@ pub(crate) fn checked_len(op: &str, shape: &[usize]) -> Result<usize> {
 pub(crate) fn norm_dim(op: &str, dim: isize, ndim: usize) -> Result<usize> {
     let d = if dim < 0 { dim + ndim as isize } else { dim };
     if d < 0 || d >= ndim as isize {
-        return Err(Error::tensor(op, format!("dimension {dim} is out of range for a tensor with {ndim} dimension(s)")));
+        return Err(Error::tensor(
+            op,
+            format!("dimension {dim} is out of range for a tensor with {ndim} dimension(s)"),
+        ));
     }
     Ok(d as usize)
 }

@@ -149,7 +149,9 @@ impl Binary {
             Binary::Add => (Some(g.clone()), Some(g.clone())),
             Binary::Sub => (Some(g.clone()), Some(-g)),
             Binary::Mul => (need(0).then(|| g.mul(b)).transpose()?, need(1).then(|| g.mul(a)).transpose()?),
-            Binary::Div => (need(0).then(|| g.div(b)).transpose()?, need(1).then(|| Ok(-&g.mul(out)?.div(b)?)).transpose()?),
+            Binary::Div => {
+                (need(0).then(|| g.div(b)).transpose()?, need(1).then(|| Ok(-&g.mul(out)?.div(b)?)).transpose()?)
+            }
             Binary::Pow => {
                 let ga = need(0).then(|| g.mul(b)?.mul(&a.pow(&(b - 1.0))?)).transpose()?;
                 // d(a^b)/db = a^b ln a, taken as 0 where a = 0 (the limit for b > 0), as PyTorch does.
@@ -172,7 +174,9 @@ impl Tensor {
         if op == Unary::Sign {
             return Tensor::from_data(data);
         }
-        Tensor::record(data, op.name(), vec![self.clone()], move |b| Ok(vec![op.backward(&b.inputs[0], b.out, b.grad)?]))
+        Tensor::record(data, op.name(), vec![self.clone()], move |b| {
+            Ok(vec![op.backward(&b.inputs[0], b.out, b.grad)?])
+        })
     }
 
     fn binary(&self, other: &Tensor, op: Binary) -> Result<Tensor> {

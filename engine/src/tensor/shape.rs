@@ -13,13 +13,18 @@ impl Tensor {
     pub fn reshape(&self, shape: &[isize]) -> Result<Tensor> {
         let op = "reshape";
         let bad = || Error::tensor(op, format!("cannot reshape a tensor of shape {:?} to {shape:?}", self.shape()));
-        let known = shape.iter().filter(|&&d| d >= 0).try_fold(1usize, |acc, &d| acc.checked_mul(d as usize)).ok_or_else(bad)?;
+        let known = shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
+            .ok_or_else(bad)?;
         let inferred = match shape.iter().filter(|&&d| d < 0).collect::<Vec<_>>()[..] {
             [] => None,
             [-1] if known > 0 && self.numel().is_multiple_of(known) => Some(self.numel() / known),
             _ => return Err(bad()),
         };
-        let target: Vec<usize> = shape.iter().map(|&d| if d < 0 { inferred.unwrap_or(0) } else { d as usize }).collect();
+        let target: Vec<usize> =
+            shape.iter().map(|&d| if d < 0 { inferred.unwrap_or(0) } else { d as usize }).collect();
         if target.iter().product::<usize>() != self.numel() {
             return Err(bad());
         }
@@ -60,7 +65,10 @@ impl Tensor {
     pub fn squeeze(&self, dim: isize) -> Result<Tensor> {
         let d = norm_dim("squeeze", dim, self.ndim())?;
         if self.shape()[d] != 1 {
-            return Err(Error::tensor("squeeze", format!("dimension {dim} of shape {:?} does not have size 1", self.shape())));
+            return Err(Error::tensor(
+                "squeeze",
+                format!("dimension {dim} of shape {:?} does not have size 1", self.shape()),
+            ));
         }
         let mut shape = self.shape().to_vec();
         shape.remove(d);
@@ -78,7 +86,8 @@ impl Tensor {
 
     /// Elements `s..e` (in range, s ≤ e) along dimension `d`.
     fn slice_range(&self, d: usize, s: usize, e: usize) -> Tensor {
-        let data = with_dtype!(data self.data(), a => Elem::wrap(a.clone().slice_axis_move(Axis(d), Slice::from(s..e))));
+        let data =
+            with_dtype!(data self.data(), a => Elem::wrap(a.clone().slice_axis_move(Axis(d), Slice::from(s..e))));
         let len = self.shape()[d];
         Tensor::record(data, "slice", vec![self.clone()], move |b| Ok(vec![Some(b.grad.embed(d, s, len))]))
     }
@@ -104,7 +113,10 @@ impl Tensor {
         };
         let k = if i < 0 { i + len as isize } else { i };
         if k < 0 || k >= len as isize {
-            return Err(Error::tensor(op, format!("index {i} is out of range for dimension 0 of shape {:?}", self.shape())));
+            return Err(Error::tensor(
+                op,
+                format!("index {i} is out of range for dimension 0 of shape {:?}", self.shape()),
+            ));
         }
         self.slice_range(0, k as usize, k as usize + 1).reshape_to(&self.shape()[1..])
     }
@@ -151,7 +163,10 @@ impl Tensor {
         let op = "stack";
         let first = tensors.first().ok_or_else(|| Error::tensor(op, "needs at least one tensor"))?;
         if let Some((k, t)) = tensors.iter().enumerate().find(|(_, t)| t.shape() != first.shape()) {
-            return Err(Error::tensor(op, format!("tensor {k} has shape {:?} but tensor 0 has shape {:?}", t.shape(), first.shape())));
+            return Err(Error::tensor(
+                op,
+                format!("tensor {k} has shape {:?} but tensor 0 has shape {:?}", t.shape(), first.shape()),
+            ));
         }
         let d = norm_dim(op, dim, first.ndim() + 1)? as isize;
         let expanded = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<Vec<_>>>()?;

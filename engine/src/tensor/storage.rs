@@ -71,4 +71,3 @@ impl Data {
         with_dtype!(dtype, T => with_dtype!(data self, a => T::wrap(a.mapv(|x| T::from_f64(x.as_f64())).into_shared())))
     }
 }
-

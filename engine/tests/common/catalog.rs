@@ -302,10 +302,41 @@ pub fn variant_rank(op: &Op) -> usize {
 }
 
 pub const VARIANT_NAMES: [&str; 35] = [
-    "Var", "Const", "IntCst", "Zero", "Unary", "Binary", "Pow", "Round", "ClampInt", "IfElse", "Clamp", "Mod",
-    "SqNorm2", "Norm2", "Normalize", "SqDist", "Scalprod", "WeightedSqNorm", "WeightedSqDist", "Sum", "Max", "Min",
-    "ArgMax", "ArgMin", "Elem", "ElemT", "Extract", "ExtractT", "Concat", "OneHot", "MatVecMult", "VecMatMult",
-    "TensorProd", "Kron", "TensorDot",
+    "Var",
+    "Const",
+    "IntCst",
+    "Zero",
+    "Unary",
+    "Binary",
+    "Pow",
+    "Round",
+    "ClampInt",
+    "IfElse",
+    "Clamp",
+    "Mod",
+    "SqNorm2",
+    "Norm2",
+    "Normalize",
+    "SqDist",
+    "Scalprod",
+    "WeightedSqNorm",
+    "WeightedSqDist",
+    "Sum",
+    "Max",
+    "Min",
+    "ArgMax",
+    "ArgMin",
+    "Elem",
+    "ElemT",
+    "Extract",
+    "ExtractT",
+    "Concat",
+    "OneHot",
+    "MatVecMult",
+    "VecMatMult",
+    "TensorProd",
+    "Kron",
+    "TensorDot",
 ];
 
 /// Panics, naming what is missing, unless `rows` use every `Op` variant and every unary and
@@ -318,7 +349,11 @@ pub fn assert_covers_every_op(rows: &[Row]) {
         let rank = variant_rank(n.op());
         assert!(rank < seen.len(), "variant {} has rank {rank}: add it to VARIANT_NAMES", n.op().name());
         // Backends size fixed operand arrays by MAX_ARITY; every variant passes here.
-        assert!(n.op().arity() <= noyau_engine::expr::MAX_ARITY, "{} takes more than MAX_ARITY operands", n.op().name());
+        assert!(
+            n.op().arity() <= noyau_engine::expr::MAX_ARITY,
+            "{} takes more than MAX_ARITY operands",
+            n.op().name()
+        );
         seen[rank] = true;
         names.insert(n.op().name());
     }
@@ -353,6 +388,15 @@ pub fn reductions() -> Vec<Reduction> {
 
 /// The inputs of the reduction tests' formulas: x (n×3, i), y (m×3, j), s = 0.7 (a parameter) and
 /// b (m×2, j), drawn from `rng` so that a test can go on drawing from the same stream.
-pub fn reduction_inputs<T: noyau_engine::Real>(rng: &mut noyau_engine::random::Rng, n: usize, m: usize) -> Vec<ndarray::Array2<T>> {
-    vec![rng.normal_array(n, 3), rng.normal_array(m, 3), ndarray::Array2::from_elem((1, 1), T::from_f64(0.7)), rng.normal_array(m, 2)]
+pub fn reduction_inputs<T: noyau_engine::Real>(
+    rng: &mut noyau_engine::random::Rng,
+    n: usize,
+    m: usize,
+) -> Vec<ndarray::Array2<T>> {
+    vec![
+        rng.normal_array(n, 3),
+        rng.normal_array(m, 3),
+        ndarray::Array2::from_elem((1, 1), T::from_f64(0.7)),
+        rng.normal_array(m, 2),
+    ]
 }

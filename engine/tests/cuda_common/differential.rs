@@ -55,7 +55,16 @@ pub fn op_cases(reds: &[Reduction]) -> Vec<Case> {
 /// empty and single-point cases.
 pub fn reduction_cases() -> Vec<Case> {
     let (x, y, a) = (var(0), var(1), var(2));
-    let f = x.clone().sqdist(y.clone()).unwrap().neg().unwrap().mul(a).unwrap().add(x.clone().scalprod(y).unwrap()).unwrap();
+    let f = x
+        .clone()
+        .sqdist(y.clone())
+        .unwrap()
+        .neg()
+        .unwrap()
+        .mul(a)
+        .unwrap()
+        .add(x.clone().scalprod(y).unwrap())
+        .unwrap();
     let f2 = f.clone().concat(x.elem(1).unwrap()).unwrap();
     let sizes = [(0, 5), (5, 0), (1, 1), (5, 191), (33, 192), (193, 40), (200, 450)];
     let mut cases = Vec::new();
@@ -95,7 +104,9 @@ pub fn layout_cases() -> Vec<Case> {
         let x = Expr::var(0, d, Cat::I).unwrap();
         let y = Expr::var(1, d, Cat::J).unwrap();
         let k = x.clone().sqdist(y.clone()).unwrap().neg().unwrap().exp().unwrap();
-        for (f, red) in [(k.mul(y.clone()).unwrap(), Reduction::Sum), (x.sub(y).unwrap().sqnorm2().unwrap(), Reduction::ArgKMin(3))] {
+        for (f, red) in
+            [(k.mul(y.clone()).unwrap(), Reduction::Sum), (x.sub(y).unwrap().sqnorm2().unwrap(), Reduction::ArgKMin(3))]
+        {
             let spec = Reduce::new(f, None, red, Axis::J).unwrap();
             cases.push(case(format!("{red} in dimension {d} ({})", dtype.name()), spec, dtype, (40, 300), (-0.1, 0.1)));
         }
@@ -111,7 +122,13 @@ pub fn scheme_cases() -> Vec<Case> {
     for red in [Reduction::Sum, Reduction::LogSumExpWeight] {
         for scheme in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
             for acc in [false, true] {
-                let mut c = case(format!("{red} {scheme:?}, f64 accumulation {acc}"), reduce_of(&f, red, Axis::J), DType::F32, (20, 5000), (0.0, 1.0));
+                let mut c = case(
+                    format!("{red} {scheme:?}, f64 accumulation {acc}"),
+                    reduce_of(&f, red, Axis::J),
+                    DType::F32,
+                    (20, 5000),
+                    (0.0, 1.0),
+                );
                 c.opts = Options { sum_scheme: scheme, accumulate_f64: acc, ..Options::default() };
                 cases.push(c);
             }
@@ -128,7 +145,13 @@ fn compare<T: Real>(label: &str, got: &Array2<T>, want: &Array2<T>, tol: f64) ->
     }
     let scale = want.iter().map(|v| v.as_f64()).filter(|v| v.is_finite()).fold(1e-30f64, |a, b| a.max(b.abs()));
     let bad = got.iter().zip(want).map(|(g, w)| (g.as_f64(), w.as_f64())).find(|&(g, w)| {
-        let ok = if w.is_nan() { g.is_nan() } else if w.is_infinite() { g == w } else { (g - w).abs() <= tol * scale.max(w.abs()) };
+        let ok = if w.is_nan() {
+            g.is_nan()
+        } else if w.is_infinite() {
+            g == w
+        } else {
+            (g - w).abs() <= tol * scale.max(w.abs())
+        };
         !ok
     });
     bad.map(|(g, w)| format!("{label}: got {g}, the CPU gives {w} (scale {scale})\n  got  {got:?}\n  want {want:?}"))
@@ -162,5 +185,11 @@ pub fn run(cases: &[Case], exec: &dyn Executor) -> Vec<String> {
 /// Fails with every report, or passes when there is none.
 pub fn assert_passes(what: &str, cases: &[Case], exec: &dyn Executor) {
     let failures = run(cases, exec);
-    assert!(failures.is_empty(), "{what}: {} of {} cases differ from the CPU:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{what}: {} of {} cases differ from the CPU:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -92,7 +92,11 @@ impl HostEmulator {
             let out = child.wait_with_output().map_err(|e| format!("g++: {e}"))?;
             if !out.status.success() {
                 let log = String::from_utf8_lossy(&out.stderr);
-                return Err(format!("g++ failed on {}:\n{}", so.display(), log.chars().take(20_000).collect::<String>()));
+                return Err(format!(
+                    "g++ failed on {}:\n{}",
+                    so.display(),
+                    log.chars().take(20_000).collect::<String>()
+                ));
             }
             // SAFETY: a library just built from generated code, whose initialisers do nothing.
             libs.push(unsafe { libloading::Library::new(&so) }.map_err(|e| format!("{}: {e}", so.display()))?);
@@ -128,7 +132,8 @@ impl HostEmulator {
         // SAFETY: the symbol has this signature (kernel_cpp); the pointers address the kernel's
         // arguments in its element type, and `out` has room for its n_out × out_dim values.
         let status = unsafe {
-            let entry: libloading::Symbol<Entry> = self.libs[*lib].get(b"noyau_emulate").map_err(|e| fail(e.to_string()))?;
+            let entry: libloading::Symbol<Entry> =
+                self.libs[*lib].get(b"noyau_emulate").map_err(|e| fail(e.to_string()))?;
             entry(*id as i32, n_out as i32, n_in as i32, ptrs.as_ptr(), out_ptr)
         };
         if status != 0 {

@@ -100,7 +100,11 @@ pub fn rows() -> Vec<Row> {
     rows.push(row("IfElse", node(Op::IfElse, vec![diff.clone(), un(UnaryOp::Exp, &x), un(UnaryOp::Sin, &y)]), WIDE));
     rows.push(row("IfElse scalar condition", node(Op::IfElse, vec![b.clone(), x.clone(), y.clone()]), WIDE));
     rows.push(row("Clamp", node(Op::Clamp, vec![x.clone(), a.clone(), y.clone()]), WIDE));
-    rows.push(row("Mod", node(Op::Mod, vec![bin(BinaryOp::Mul, &x, &k(3.0)), bin(BinaryOp::Add, &b, &k(2.0)), y.clone()]), WIDE));
+    rows.push(row(
+        "Mod",
+        node(Op::Mod, vec![bin(BinaryOp::Mul, &x, &k(3.0)), bin(BinaryOp::Add, &b, &k(2.0)), y.clone()]),
+        WIDE,
+    ));
     rows.push(row("SqNorm2", node(Op::SqNorm2, vec![diff.clone()]), WIDE));
     rows.push(row("Norm2", node(Op::Norm2, vec![diff.clone()]), WIDE));
     rows.push(row("Normalize", node(Op::Normalize, vec![diff.clone()]), WIDE));
@@ -108,8 +112,16 @@ pub fn rows() -> Vec<Row> {
     rows.push(row("Scalprod", x.clone().scalprod(un(UnaryOp::Exp, &y)).unwrap(), WIDE));
     for gamma in [&a, &g3, &g9] {
         let label = format!("weight of dimension {}", gamma.dim());
-        rows.push(row(format!("WeightedSqNorm, {label}"), node(Op::WeightedSqNorm, vec![gamma.clone(), x.clone()]), WIDE));
-        rows.push(row(format!("WeightedSqDist, {label}"), node(Op::WeightedSqDist, vec![gamma.clone(), x.clone(), y.clone()]), WIDE));
+        rows.push(row(
+            format!("WeightedSqNorm, {label}"),
+            node(Op::WeightedSqNorm, vec![gamma.clone(), x.clone()]),
+            WIDE,
+        ));
+        rows.push(row(
+            format!("WeightedSqDist, {label}"),
+            node(Op::WeightedSqDist, vec![gamma.clone(), x.clone(), y.clone()]),
+            WIDE,
+        ));
     }
     let xy = bin(BinaryOp::Mul, &x, &y);
     rows.push(row("Sum", xy.clone().sum().unwrap(), WIDE));
@@ -149,7 +161,13 @@ pub const OP_VARIANTS: usize = VARIANT_NAMES.len();
 
 /// True for the reductions whose formula must be a scalar (the log-sum-exp family).
 pub fn needs_scalar(r: Reduction) -> bool {
-    matches!(r, Reduction::LogSumExp | Reduction::LogSumExpWeight | Reduction::MaxSumShiftExpWeight | Reduction::SumSoftMaxWeight)
+    matches!(
+        r,
+        Reduction::LogSumExp
+            | Reduction::LogSumExpWeight
+            | Reduction::MaxSumShiftExpWeight
+            | Reduction::SumSoftMaxWeight
+    )
 }
 
 /// `f` bound to `red` over `axis`, every argument of [`POOL`] declared; a vector `f` is summed
@@ -157,8 +175,11 @@ pub fn needs_scalar(r: Reduction) -> bool {
 pub fn reduce_of(f: &Expr, red: Reduction, axis: Axis) -> Reduce {
     let f = if needs_scalar(red) && f.dim() > 1 { f.clone().sum().unwrap() } else { f.clone() };
     let weight = red.has_weight().then(|| var(WEIGHT));
-    let declared: Vec<VarDecl> =
-        POOL.iter().enumerate().map(|(index, &(dim, cat))| VarDecl { name: format!("v{index}"), index, dim, cat }).collect();
+    let declared: Vec<VarDecl> = POOL
+        .iter()
+        .enumerate()
+        .map(|(index, &(dim, cat))| VarDecl { name: format!("v{index}"), index, dim, cat })
+        .collect();
     Reduce::with_vars(f, weight, red, axis, &declared).unwrap()
 }
 

@@ -52,11 +52,19 @@ pub fn complete(session: &Session, code: &str, cursor_pos: usize) -> Completion 
         if receiver.chars().next().is_some_and(|c| c.is_ascii_digit()) {
             Vec::new()
         } else {
-            let ty = session.scope().get_value::<rhai::Dynamic>(&receiver).map(|v| session.engine().map_type_name(v.type_name()).to_string());
-            docs.iter().filter(|d| receiver_type(d).is_some_and(|t| ty.as_deref().is_none_or(|ty| accepts(&t, ty)))).map(|d| d.name.clone()).collect()
+            let ty = session
+                .scope()
+                .get_value::<rhai::Dynamic>(&receiver)
+                .map(|v| session.engine().map_type_name(v.type_name()).to_string());
+            docs.iter()
+                .filter(|d| receiver_type(d).is_some_and(|t| ty.as_deref().is_none_or(|ty| accepts(&t, ty))))
+                .map(|d| d.name.clone())
+                .collect()
         }
     } else {
-        let functions = docs.iter().filter(|d| d.name.starts_with(|c: char| c.is_alphabetic() || c == '_') && d.signature.contains('('));
+        let functions = docs
+            .iter()
+            .filter(|d| d.name.starts_with(|c: char| c.is_alphabetic() || c == '_') && d.signature.contains('('));
         functions
             .map(|d| d.name.clone())
             .chain(session.scope().iter_raw().map(|(name, _, _)| name.to_string()))

@@ -32,13 +32,20 @@ pub fn spawn(iopub: UnboundedSender<JupyterMessage>) -> anyhow::Result<(mpsc::Se
             let content = match &job.request.content {
                 JupyterMessageContent::ExecuteRequest(r) => {
                     *parent.lock().unwrap_or_else(|e| e.into_inner()) = Some(job.request.clone());
-                    let reply = execute(&mut cells, &iopub, &job.request, &r.code, r.silent, r.store_history, &mut count);
+                    let reply =
+                        execute(&mut cells, &iopub, &job.request, &r.code, r.silent, r.store_history, &mut count);
                     *parent.lock().unwrap_or_else(|e| e.into_inner()) = None;
                     reply
                 }
-                JupyterMessageContent::CompleteRequest(r) => replies::complete(&complete::complete(cells.session(), &r.code, r.cursor_pos)),
-                JupyterMessageContent::InspectRequest(r) => replies::inspect(complete::inspect(cells.session(), &r.code, r.cursor_pos)),
-                JupyterMessageContent::IsCompleteRequest(r) => replies::is_complete(complete::is_complete(cells.session(), &r.code)),
+                JupyterMessageContent::CompleteRequest(r) => {
+                    replies::complete(&complete::complete(cells.session(), &r.code, r.cursor_pos))
+                }
+                JupyterMessageContent::InspectRequest(r) => {
+                    replies::inspect(complete::inspect(cells.session(), &r.code, r.cursor_pos))
+                }
+                JupyterMessageContent::IsCompleteRequest(r) => {
+                    replies::is_complete(complete::is_complete(cells.session(), &r.code))
+                }
                 _ => continue,
             };
             // The shell task may be gone if the kernel is shutting down.
@@ -64,7 +71,8 @@ fn sink(iopub: UnboundedSender<JupyterMessage>, parent: Arc<Mutex<Option<Jupyter
 
 /// A display bundle as protocol media.
 pub fn media(bundle: &Bundle) -> Media {
-    let map: serde_json::Map<String, serde_json::Value> = bundle.iter().map(|(m, d)| (m.clone(), d.clone().into())).collect();
+    let map: serde_json::Map<String, serde_json::Value> =
+        bundle.iter().map(|(m, d)| (m.clone(), d.clone().into())).collect();
     serde_json::from_value(serde_json::Value::Object(map)).unwrap_or_default()
 }
 
@@ -92,15 +100,25 @@ fn execute(
         Ok(bundle) => {
             if !silent && !bundle.is_empty() {
                 // `transient` must be an object when present (the crate's default is null).
-                let result = ExecuteResult { transient: Some(Default::default()), ..ExecuteResult::new(n, media(&bundle)) };
+                let result =
+                    ExecuteResult { transient: Some(Default::default()), ..ExecuteResult::new(n, media(&bundle)) };
                 publish(result.into());
             }
             ExecuteReply { execution_count: n, user_expressions: Some(Default::default()), ..Default::default() }.into()
         }
         Err(e) => {
-            publish(ErrorOutput { ename: e.ename.clone(), evalue: e.evalue.clone(), traceback: e.traceback.clone() }.into());
+            publish(
+                ErrorOutput { ename: e.ename.clone(), evalue: e.evalue.clone(), traceback: e.traceback.clone() }.into(),
+            );
             let error = ReplyError { ename: e.ename, evalue: e.evalue, traceback: e.traceback };
-            ExecuteReply { status: ReplyStatus::Error, execution_count: n, error: Some(Box::new(error)), user_expressions: Some(Default::default()), ..Default::default() }.into()
+            ExecuteReply {
+                status: ReplyStatus::Error,
+                execution_count: n,
+                error: Some(Box::new(error)),
+                user_expressions: Some(Default::default()),
+                ..Default::default()
+            }
+            .into()
         }
     }
 }

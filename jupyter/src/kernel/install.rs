@@ -37,7 +37,9 @@ impl Target {
             Target::Prefix(p) => p.join("share/jupyter"),
             Target::SysPrefix => env("VIRTUAL_ENV")
                 .or_else(|| env("CONDA_PREFIX"))
-                .context("--sys-prefix needs an active Python environment (VIRTUAL_ENV or CONDA_PREFIX); use --prefix PATH")?
+                .context(
+                    "--sys-prefix needs an active Python environment (VIRTUAL_ENV or CONDA_PREFIX); use --prefix PATH",
+                )?
                 .join("share/jupyter"),
             Target::User => match env("JUPYTER_DATA_DIR") {
                 Some(d) => d,
@@ -78,7 +80,8 @@ pub fn install(target: &Target, exe: &Path) -> anyhow::Result<PathBuf> {
     let dir = target.kernels_dir()?.join(KERNEL_NAME);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let json = serde_json::to_string_pretty(&kernel_json(exe))?;
-    std::fs::write(dir.join("kernel.json"), json + "\n").with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::fs::write(dir.join("kernel.json"), json + "\n")
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
     for size in [32, 64] {
         let png = logo(size).map_err(anyhow::Error::msg)?;
         std::fs::write(dir.join(format!("logo-{size}x{size}.png")), png)?;
@@ -88,14 +91,24 @@ pub fn install(target: &Target, exe: &Path) -> anyhow::Result<PathBuf> {
 
 /// A `size`×`size` PNG: the Gaussian kernel density of points drawing an N, coloured by inferno.
 pub fn logo(size: u32) -> Result<Vec<u8>, String> {
-    const POINTS: [(f64, f64); 9] =
-        [(0.24, 0.8), (0.24, 0.5), (0.24, 0.2), (0.37, 0.35), (0.5, 0.5), (0.63, 0.65), (0.76, 0.8), (0.76, 0.5), (0.76, 0.2)];
+    const POINTS: [(f64, f64); 9] = [
+        (0.24, 0.8),
+        (0.24, 0.5),
+        (0.24, 0.2),
+        (0.37, 0.35),
+        (0.5, 0.5),
+        (0.63, 0.65),
+        (0.76, 0.8),
+        (0.76, 0.5),
+        (0.76, 0.2),
+    ];
     let sigma2 = 2.0 * 0.07f64.powi(2);
     let mut rgb = Vec::with_capacity((size * size * 3) as usize);
     for row in 0..size {
         for col in 0..size {
             let (x, y) = ((col as f64 + 0.5) / size as f64, (row as f64 + 0.5) / size as f64);
-            let density: f64 = POINTS.iter().map(|(px, py)| (-((x - px).powi(2) + (y - py).powi(2)) / sigma2).exp()).sum();
+            let density: f64 =
+                POINTS.iter().map(|(px, py)| (-((x - px).powi(2) + (y - py).powi(2)) / sigma2).exp()).sum();
             let c = Colormap::Inferno.at(density / 1.3);
             rgb.extend_from_slice(&[c.r, c.g, c.b]);
         }
@@ -110,7 +123,10 @@ mod tests {
     #[test]
     fn targets_and_the_spec() {
         assert_eq!(Target::from_args(&[]).unwrap(), Target::User);
-        assert_eq!(Target::from_args(&["--prefix", "/p"]).unwrap().kernels_dir().unwrap(), PathBuf::from("/p/share/jupyter/kernels"));
+        assert_eq!(
+            Target::from_args(&["--prefix", "/p"]).unwrap().kernels_dir().unwrap(),
+            PathBuf::from("/p/share/jupyter/kernels")
+        );
         assert!(Target::from_args(&["--bogus"]).is_err());
         let spec = kernel_json(Path::new("/bin/noyau"));
         assert_eq!(spec["argv"], serde_json::json!(["/bin/noyau", "kernel", "--connection-file", "{connection_file}"]));

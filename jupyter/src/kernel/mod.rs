@@ -25,8 +25,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Runs the kernel described by the connection file until a shutdown request.
 pub fn run(connection_file: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(connection_file).with_context(|| format!("cannot read {}", connection_file.display()))?;
-    let info: ConnectionInfo = serde_json::from_str(&text).with_context(|| format!("{}: not a connection file", connection_file.display()))?;
+    let text = std::fs::read_to_string(connection_file)
+        .with_context(|| format!("cannot read {}", connection_file.display()))?;
+    let info: ConnectionInfo =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a connection file", connection_file.display()))?;
     if !info.key.is_empty() && info.signature_scheme != "hmac-sha256" {
         bail!("signature scheme {} is not supported (only hmac-sha256)", info.signature_scheme);
     }
@@ -55,9 +57,7 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
             }
         }
     });
-    tokio::spawn(async move {
-        while heartbeat.single_heartbeat().await.is_ok() {}
-    });
+    tokio::spawn(async move { while heartbeat.single_heartbeat().await.is_ok() {} });
     tokio::spawn(async move {
         loop {
             let request = next_request(&mut control, "control").await;

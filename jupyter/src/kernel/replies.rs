@@ -2,8 +2,8 @@
 
 use super::complete::{Completeness, Completion};
 use jupyter_protocol::{
-    CodeMirrorMode, CompleteReply, HelpLink, InspectReply, IsCompleteReply, IsCompleteReplyStatus, JupyterMessageContent,
-    KernelInfoReply, LanguageInfo, Media, MediaType, ReplyStatus,
+    CodeMirrorMode, CompleteReply, HelpLink, InspectReply, IsCompleteReply, IsCompleteReplyStatus,
+    JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, MediaType, ReplyStatus,
 };
 
 /// The protocol version spoken.
@@ -36,7 +36,13 @@ pub fn kernel_info() -> KernelInfoReply {
 }
 
 pub fn complete(c: &Completion) -> JupyterMessageContent {
-    CompleteReply { matches: c.matches.clone(), cursor_start: c.cursor_start, cursor_end: c.cursor_end, ..Default::default() }.into()
+    CompleteReply {
+        matches: c.matches.clone(),
+        cursor_start: c.cursor_start,
+        cursor_end: c.cursor_end,
+        ..Default::default()
+    }
+    .into()
 }
 
 pub fn inspect(doc: Option<String>) -> JupyterMessageContent {

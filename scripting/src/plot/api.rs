@@ -18,8 +18,11 @@ use std::rc::Rc;
 pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     engine.register_type_with_name::<Figure>("Figure");
     for name in ["to_string", "to_debug"] {
-        crate::help::doc(&format!("{name}(fig: Figure) -> string"), "A one-line summary of the figure: its size and what each panel holds.")
-            .register_into_engine(engine, |f: &mut Figure| f.to_string());
+        crate::help::doc(
+            &format!("{name}(fig: Figure) -> string"),
+            "A one-line summary of the figure: its size and what each panel holds.",
+        )
+        .register_into_engine(engine, |f: &mut Figure| f.to_string());
     }
     register_figure(engine);
     for (name, kind, doc) in KINDS {
@@ -77,20 +80,28 @@ fn register_kind(engine: &mut Engine, ctx: &Rc<Context>, name: &'static str, kin
     let fewest = if matches!(kind, Kind::Quiver | Kind::Segments) { 2 } else { 1 };
     for n in fewest..=names.len() {
         let free: Vec<&str> = names[..n].iter().copied().chain(["Figure"]).collect();
-        let method: Vec<&str> = ["fig: &mut Figure"].into_iter().chain(names[..n].iter().copied()).chain(["()"]).collect();
+        let method: Vec<&str> =
+            ["fig: &mut Figure"].into_iter().chain(names[..n].iter().copied()).chain(["()"]).collect();
         let (c, m) = (ctx.clone(), ctx.clone());
         let (free, method) = (reg(name, doc, &free), reg(name, doc, &method));
         match n {
             1 => {
                 free.register_into_engine(engine, move |a: Dynamic| new_figure_from(&c, name, kind, vec![a]));
-                method.register_into_engine(engine, move |f: &mut Figure, a: Dynamic| add_to(&m, f, name, kind, vec![a]));
+                method
+                    .register_into_engine(engine, move |f: &mut Figure, a: Dynamic| add_to(&m, f, name, kind, vec![a]));
             }
             2 => {
-                free.register_into_engine(engine, move |a: Dynamic, b: Dynamic| new_figure_from(&c, name, kind, vec![a, b]));
-                method.register_into_engine(engine, move |f: &mut Figure, a: Dynamic, b: Dynamic| add_to(&m, f, name, kind, vec![a, b]));
+                free.register_into_engine(engine, move |a: Dynamic, b: Dynamic| {
+                    new_figure_from(&c, name, kind, vec![a, b])
+                });
+                method.register_into_engine(engine, move |f: &mut Figure, a: Dynamic, b: Dynamic| {
+                    add_to(&m, f, name, kind, vec![a, b])
+                });
             }
             _ => {
-                free.register_into_engine(engine, move |a: Dynamic, b: Dynamic, d: Dynamic| new_figure_from(&c, name, kind, vec![a, b, d]));
+                free.register_into_engine(engine, move |a: Dynamic, b: Dynamic, d: Dynamic| {
+                    new_figure_from(&c, name, kind, vec![a, b, d])
+                });
                 method.register_into_engine(engine, move |f: &mut Figure, a: Dynamic, b: Dynamic, d: Dynamic| {
                     add_to(&m, f, name, kind, vec![a, b, d])
                 });
@@ -134,25 +145,40 @@ fn limits(func: &str, a: &Dynamic, b: &Dynamic) -> RhaiResult<(f64, f64)> {
     }
 }
 
-fn panel_method(engine: &mut Engine, name: &'static str, doc: &'static str, f: fn(&mut Figure, &Dynamic) -> RhaiResult<()>) {
-    reg(name, doc, &["fig: &mut Figure", "text: String", "()"]).register_into_engine(engine, move |fig: &mut Figure, d: Dynamic| f(fig, &d));
+fn panel_method(
+    engine: &mut Engine,
+    name: &'static str,
+    doc: &'static str,
+    f: fn(&mut Figure, &Dynamic) -> RhaiResult<()>,
+) {
+    reg(name, doc, &["fig: &mut Figure", "text: String", "()"])
+        .register_into_engine(engine, move |fig: &mut Figure, d: Dynamic| f(fig, &d));
 }
 
 fn flag_method(engine: &mut Engine, name: &'static str, doc: &'static str, set: fn(&mut Figure, bool)) {
     reg(name, doc, &["fig: &mut Figure", "()"]).register_into_engine(engine, move |fig: &mut Figure| set(fig, true));
-    reg(name, doc, &["fig: &mut Figure", "on: bool", "()"]).register_into_engine(engine, move |fig: &mut Figure, on: bool| set(fig, on));
+    reg(name, doc, &["fig: &mut Figure", "on: bool", "()"])
+        .register_into_engine(engine, move |fig: &mut Figure, on: bool| set(fig, on));
 }
 
 fn register_methods(engine: &mut Engine) {
-    reg("subplot", "/// Makes panel k current, numbered from 1 row by row as plt.subplot(nrows, ncols, k).", &["fig: &mut Figure", "k: i64", "()"])
-        .register_into_engine(engine, |fig: &mut Figure, k: i64| {
-            if k == 0 {
-                return Err(rt("subplot", "panels are numbered from 1, as in plt.subplot (fig.axes(k) counts from 0)"));
-            }
-            fig.select(k - 1).map_err(|e| rt("subplot", e))
-        });
-    reg("axes", "/// Makes panel k current, numbered from 0 row by row as matplotlib's fig.axes[k].", &["fig: &mut Figure", "k: i64", "()"])
-        .register_into_engine(engine, |fig: &mut Figure, k: i64| fig.select(k).map_err(|e| rt("axes", e)));
+    reg(
+        "subplot",
+        "/// Makes panel k current, numbered from 1 row by row as plt.subplot(nrows, ncols, k).",
+        &["fig: &mut Figure", "k: i64", "()"],
+    )
+    .register_into_engine(engine, |fig: &mut Figure, k: i64| {
+        if k == 0 {
+            return Err(rt("subplot", "panels are numbered from 1, as in plt.subplot (fig.axes(k) counts from 0)"));
+        }
+        fig.select(k - 1).map_err(|e| rt("subplot", e))
+    });
+    reg(
+        "axes",
+        "/// Makes panel k current, numbered from 0 row by row as matplotlib's fig.axes[k].",
+        &["fig: &mut Figure", "k: i64", "()"],
+    )
+    .register_into_engine(engine, |fig: &mut Figure, k: i64| fig.select(k).map_err(|e| rt("axes", e)));
     panel_method(engine, "title", "/// The current panel's title.", |f, d| {
         f.ax().title = Some(text_arg("title", d)?);
         Ok(())
@@ -169,34 +195,57 @@ fn register_methods(engine: &mut Engine) {
         f.ax().ylabel = Some(text_arg("ylabel", d)?);
         Ok(())
     });
-    panel_method(engine, "colorbar", "/// Labels the current panel's colour bar (it shows by default for c values and heatmaps).", |f, d| {
-        let label = text_arg("colorbar", d)?;
-        let ax = f.ax();
-        let item = ax.items.iter_mut().rev().find_map(|i| match i {
-            super::figure::Item::Scatter { paint: super::figure::Paint::Mapped(_, s), .. } => Some(s),
-            super::figure::Item::Heatmap(h) => Some(&mut h.scale),
-            _ => None,
-        });
-        match item {
-            Some(scale) => {
-                scale.colorbar = Some(label);
-                Ok(())
+    panel_method(
+        engine,
+        "colorbar",
+        "/// Labels the current panel's colour bar (it shows by default for c values and heatmaps).",
+        |f, d| {
+            let label = text_arg("colorbar", d)?;
+            let ax = f.ax();
+            let item = ax.items.iter_mut().rev().find_map(|i| match i {
+                super::figure::Item::Scatter { paint: super::figure::Paint::Mapped(_, s), .. } => Some(s),
+                super::figure::Item::Heatmap(h) => Some(&mut h.scale),
+                _ => None,
+            });
+            match item {
+                Some(scale) => {
+                    scale.colorbar = Some(label);
+                    Ok(())
+                }
+                None => {
+                    Err(rt("colorbar", "the current panel has nothing coloured by values (scatter with c, or heatmap)"))
+                }
             }
-            None => Err(rt("colorbar", "the current panel has nothing coloured by values (scatter with c, or heatmap)")),
-        }
-    });
+        },
+    );
     for (name, axis) in [("xlim", 0), ("ylim", 1)] {
         let doc = if axis == 0 { "/// The current panel's x range." } else { "/// The current panel's y range." };
-        reg(name, doc, &["fig: &mut Figure", "low: f64", "high: f64", "()"])
-            .register_into_engine(engine, move |fig: &mut Figure, a: Dynamic, b: Dynamic| -> RhaiResult<()> {
+        reg(name, doc, &["fig: &mut Figure", "low: f64", "high: f64", "()"]).register_into_engine(
+            engine,
+            move |fig: &mut Figure, a: Dynamic, b: Dynamic| -> RhaiResult<()> {
                 let r = limits(name, &a, &b)?;
                 let ax = fig.ax();
-                if axis == 0 { ax.xlim = Some(r) } else { ax.ylim = Some(r) }
+                if axis == 0 {
+                    ax.xlim = Some(r)
+                } else {
+                    ax.ylim = Some(r)
+                }
                 Ok(())
-            });
+            },
+        );
     }
-    flag_method(engine, "legend", "/// Shows (or with false hides) the current panel's legend; it shows by itself when an item has a label.", |f, on| f.ax().legend = Some(on));
-    flag_method(engine, "equal", "/// Equal scales on both axes of the current panel (automatic for point clouds, images and arrows).", |f, on| f.ax().equal = Some(on));
+    flag_method(
+        engine,
+        "legend",
+        "/// Shows (or with false hides) the current panel's legend; it shows by itself when an item has a label.",
+        |f, on| f.ax().legend = Some(on),
+    );
+    flag_method(
+        engine,
+        "equal",
+        "/// Equal scales on both axes of the current panel (automatic for point clouds, images and arrows).",
+        |f, on| f.ax().equal = Some(on),
+    );
     flag_method(engine, "grid", "/// Light grid lines at the ticks of the current panel.", |f, on| f.ax().grid = on);
 }
 
@@ -204,16 +253,27 @@ fn register_output(engine: &mut Engine, ctx: &Rc<Context>) {
     let c = ctx.clone();
     let doc = "/// Writes the figure as PNG or SVG, from the file name's extension; a relative path is relative to the script's folder.";
     reg("save", doc, &["fig: &mut Figure", "path: &str", "()"])
-        .register_into_engine(engine, move |fig: &mut Figure, path: &str| output::save(fig, &c.resolve(path)).map_err(|e| rt("save", e)));
+        .register_into_engine(engine, move |fig: &mut Figure, path: &str| {
+            output::save(fig, &c.resolve(path)).map_err(|e| rt("save", e))
+        });
     reg("to_svg", "/// The figure as an SVG document.", &["fig: &mut Figure", "String"])
         .register_into_engine(engine, |fig: &mut Figure| output::to_svg(fig).map_err(|e| rt("to_svg", e)));
     reg("to_png_base64", "/// The figure as a base64-encoded PNG file.", &["fig: &mut Figure", "String"])
-        .register_into_engine(engine, |fig: &mut Figure| output::to_png(fig).map(|b| output::base64(&b)).map_err(|e| rt("to_png_base64", e)));
-    let c = ctx.clone();
-    reg("show", "/// Displays the figure: inline in Jupyter, as a numbered PNG beside the script in `noyau run`.", &["fig: &mut Figure", "()"])
-        .register_into_engine(engine, move |fig: &mut Figure| -> RhaiResult<()> {
-            let png = output::to_png(fig).map_err(|e| rt("show", e))?;
-            c.emit(Event::Display(vec![("image/png".into(), output::base64(&png)), ("text/plain".into(), fig.to_string())]));
-            Ok(())
+        .register_into_engine(engine, |fig: &mut Figure| {
+            output::to_png(fig).map(|b| output::base64(&b)).map_err(|e| rt("to_png_base64", e))
         });
+    let c = ctx.clone();
+    reg(
+        "show",
+        "/// Displays the figure: inline in Jupyter, as a numbered PNG beside the script in `noyau run`.",
+        &["fig: &mut Figure", "()"],
+    )
+    .register_into_engine(engine, move |fig: &mut Figure| -> RhaiResult<()> {
+        let png = output::to_png(fig).map_err(|e| rt("show", e))?;
+        c.emit(Event::Display(vec![
+            ("image/png".into(), output::base64(&png)),
+            ("text/plain".into(), fig.to_string()),
+        ]));
+        Ok(())
+    });
 }

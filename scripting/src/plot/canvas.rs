@@ -78,7 +78,16 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
     /// Draws `s` at `em` pixels per em with its anchor at `(x, y)`; `vertical` turns it a quarter
     /// to read upwards (y labels).
     #[allow(clippy::too_many_arguments)]
-    pub fn text(&self, s: &str, (x, y): (f64, f64), em: f64, h: HPos, v: VAlign, vertical: bool, color: Color) -> Drawn {
+    pub fn text(
+        &self,
+        s: &str,
+        (x, y): (f64, f64),
+        em: f64,
+        h: HPos,
+        v: VAlign,
+        vertical: bool,
+        color: Color,
+    ) -> Drawn {
         if s.is_empty() {
             return Ok(());
         }
@@ -170,11 +179,19 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
 }
 
 fn coord(p: (f64, f64), axis: usize) -> f64 {
-    if axis == 0 { p.0 } else { p.1 }
+    if axis == 0 {
+        p.0
+    } else {
+        p.1
+    }
 }
 
 fn set_coord(p: &mut (f64, f64), axis: usize, v: f64) {
-    if axis == 0 { p.0 = v } else { p.1 = v }
+    if axis == 0 {
+        p.0 = v
+    } else {
+        p.1 = v
+    }
 }
 
 /// The parts of a polyline inside `clip`: each segment is clipped (Liang–Barsky) and consecutive
@@ -225,7 +242,15 @@ pub fn clip_segment(a: (f64, f64), b: (f64, f64), r: &Rect) -> Option<((f64, f64
     if t0 > t1 {
         return None;
     }
-    let at = |t: f64| if t == 0.0 { a } else if t == 1.0 { b } else { (a.0 + t * dx, a.1 + t * dy) };
+    let at = |t: f64| {
+        if t == 0.0 {
+            a
+        } else if t == 1.0 {
+            b
+        } else {
+            (a.0 + t * dx, a.1 + t * dy)
+        }
+    };
     Some((at(t0), at(t1)))
 }
 

@@ -83,7 +83,10 @@ pub fn parse_color(s: &str) -> Result<Color, String> {
         }
     }
     let names: Vec<&str> = NAMED.iter().map(|(n, _)| *n).collect();
-    Err(format!("unknown colour \"{s}\": use one of {}, \"C0\"..\"C9\", \"#rrggbb\" or [r, g, b] in 0..1", names.join(", ")))
+    Err(format!(
+        "unknown colour \"{s}\": use one of {}, \"C0\"..\"C9\", \"#rrggbb\" or [r, g, b] in 0..1",
+        names.join(", ")
+    ))
 }
 
 /// A map from [0, 1] to colours.

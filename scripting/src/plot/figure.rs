@@ -57,7 +57,10 @@ impl ColorScale {
     pub fn new(cmap: Colormap, values: &[f64], vmin: Option<f64>, vmax: Option<f64>, colorbar: Option<String>) -> Self {
         let finite = values.iter().copied().filter(|v| v.is_finite());
         let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-        let (mut vmin, mut vmax) = (vmin.unwrap_or(if lo.is_finite() { lo } else { 0.0 }), vmax.unwrap_or(if hi.is_finite() { hi } else { 1.0 }));
+        let (mut vmin, mut vmax) = (
+            vmin.unwrap_or(if lo.is_finite() { lo } else { 0.0 }),
+            vmax.unwrap_or(if hi.is_finite() { hi } else { 1.0 }),
+        );
         if vmax <= vmin {
             let d = if vmin == 0.0 { 0.5 } else { vmin.abs() * 0.05 };
             (vmin, vmax) = (vmin - d, vmin + d);
@@ -106,13 +109,38 @@ impl Heatmap {
 /// Something drawn in a panel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
-    Scatter { points: Vec<Point>, paint: Paint, radius: f64, alpha: f64, label: Option<String>, cloud: bool },
+    Scatter {
+        points: Vec<Point>,
+        paint: Paint,
+        radius: f64,
+        alpha: f64,
+        label: Option<String>,
+        cloud: bool,
+    },
     /// Polylines sharing a style (one curve, or several trajectories).
-    Lines { curves: Vec<Vec<Point>>, color: Color, width: f64, label: Option<String>, cloud: bool },
+    Lines {
+        curves: Vec<Vec<Point>>,
+        color: Color,
+        width: f64,
+        label: Option<String>,
+        cloud: bool,
+    },
     /// Straight segments a → b, each with its own opacity (transport plans).
-    Segments { segments: Vec<(Point, Point, f64)>, color: Color, width: f64, label: Option<String> },
+    Segments {
+        segments: Vec<(Point, Point, f64)>,
+        color: Color,
+        width: f64,
+        label: Option<String>,
+    },
     /// Arrows from each point along its vector times `scale`.
-    Quiver { points: Vec<Point>, vectors: Vec<Point>, scale: f64, color: Color, width: f64, label: Option<String> },
+    Quiver {
+        points: Vec<Point>,
+        vectors: Vec<Point>,
+        scale: f64,
+        color: Color,
+        width: f64,
+        label: Option<String>,
+    },
     Heatmap(Heatmap),
 }
 
@@ -216,13 +244,25 @@ impl Axes {
         }
         let pad = |lo: f64, hi: f64, ilo: f64, ihi: f64| -> Range {
             let (lo, hi) = if lo <= hi {
-                let m = if hi > lo { 0.05 * (hi - lo) } else if lo == 0.0 { 0.5 } else { 0.05 * lo.abs() };
+                let m = if hi > lo {
+                    0.05 * (hi - lo)
+                } else if lo == 0.0 {
+                    0.5
+                } else {
+                    0.05 * lo.abs()
+                };
                 (lo - m, hi + m)
             } else {
                 (f64::INFINITY, f64::NEG_INFINITY)
             };
             let (lo, hi) = (lo.min(ilo), hi.max(ihi));
-            if lo < hi { (lo, hi) } else if lo.is_finite() { (lo - 0.5, lo + 0.5) } else { (0.0, 1.0) }
+            if lo < hi {
+                (lo, hi)
+            } else if lo.is_finite() {
+                (lo - 0.5, lo + 0.5)
+            } else {
+                (0.0, 1.0)
+            }
         };
         let x = self.xlim.unwrap_or_else(|| pad(data[0], data[1], image[0], image[1]));
         let y = self.ylim.unwrap_or_else(|| pad(data[2], data[3], image[2], image[3]));
@@ -256,7 +296,12 @@ impl Figure {
     pub fn select(&mut self, k: i64) -> Result<(), String> {
         let n = self.axes.len();
         if k < 0 || k as usize >= n {
-            return Err(format!("there is no panel {k}: this figure has {n} ({} × {}), numbered 0 to {}", self.nrows, self.ncols, n - 1));
+            return Err(format!(
+                "there is no panel {k}: this figure has {n} ({} × {}), numbered 0 to {}",
+                self.nrows,
+                self.ncols,
+                n - 1
+            ));
         }
         self.current = k as usize;
         Ok(())
@@ -281,6 +326,13 @@ impl fmt::Display for Figure {
             .collect();
         let title = self.title.as_ref().map(|t| format!(" \"{t}\"")).unwrap_or_default();
         let n = self.axes.len();
-        write!(f, "<Figure{title} {}×{}, {n} panel{}: {}>", self.width, self.height, if n == 1 { "" } else { "s" }, panels.join(" | "))
+        write!(
+            f,
+            "<Figure{title} {}×{}, {n} panel{}: {}>",
+            self.width,
+            self.height,
+            if n == 1 { "" } else { "s" },
+            panels.join(" | ")
+        )
     }
 }

@@ -70,7 +70,10 @@ impl Data {
     /// The values of a vector: a tensor with at most one dimension longer than 1 (N, N×1 or 1×N).
     fn vector(self, func: &str, what: &str) -> RhaiResult<Vec<f64>> {
         if self.shape.iter().filter(|&&n| n != 1).count() > 1 {
-            return Err(rt(func, format!("{what} must be a vector (shape [N] or [N, 1]), got shape {}", shape_text(&self.shape))));
+            return Err(rt(
+                func,
+                format!("{what} must be a vector (shape [N] or [N, 1]), got shape {}", shape_text(&self.shape)),
+            ));
         }
         Ok(self.values)
     }
@@ -78,7 +81,10 @@ impl Data {
     /// The rows of an N×2 tensor.
     fn points(self, func: &str, what: &str) -> RhaiResult<Vec<Point>> {
         if self.shape.len() != 2 || self.shape[1] != 2 {
-            return Err(rt(func, format!("{what} must be an N×2 tensor of points, got shape {}", shape_text(&self.shape))));
+            return Err(rt(
+                func,
+                format!("{what} must be an N×2 tensor of points, got shape {}", shape_text(&self.shape)),
+            ));
         }
         Ok(self.values.chunks(2).map(|p| [p[0], p[1]]).collect())
     }
@@ -194,7 +200,8 @@ fn plot(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> RhaiResu
             [_] => (vec![d.values.iter().enumerate().map(|(k, &y)| [k as f64, y]).collect()], false),
             [_, 2] => (vec![d.points(func, "the points")?], true),
             [t, n, 2] => {
-                let curve = |k: usize| (0..t).map(|s| [d.values[(s * n + k) * 2], d.values[(s * n + k) * 2 + 1]]).collect();
+                let curve =
+                    |k: usize| (0..t).map(|s| [d.values[(s * n + k) * 2], d.values[(s * n + k) * 2 + 1]]).collect();
                 ((0..n).map(curve).collect(), true)
             }
             _ => return Err(rt(func, format!("got shape {}: {}", shape_text(&d.shape), Kind::Plot.usage(func)))),
@@ -222,7 +229,9 @@ fn segments(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> Rhai
     let width = opts.positive("linewidth", 50.0)?.unwrap_or(1.0);
     let alpha = match opts.get("alpha") {
         None => None,
-        Some(d) if d.is_float() || d.is_int() => Some(Data { shape: vec![], values: vec![opts.num("alpha")?.unwrap_or(1.0)] }),
+        Some(d) if d.is_float() || d.is_int() => {
+            Some(Data { shape: vec![], values: vec![opts.num("alpha")?.unwrap_or(1.0)] })
+        }
         Some(d) => Some(data(d, ctx, func)?),
     };
     let segments: Vec<(Point, Point, f64)> = match alpha {
@@ -230,7 +239,10 @@ fn segments(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> Rhai
         Some(Data { shape, values }) if shape.len() == 2 && shape[1] > 1 => {
             if shape != [a.len(), b.len()] {
                 let expected = shape_text(&[a.len(), b.len()]);
-                return Err(rt(func, format!("a matrix alpha must be {expected} (a's points × b's points), got {}", shape_text(&shape))));
+                return Err(rt(
+                    func,
+                    format!("a matrix alpha must be {expected} (a's points × b's points), got {}", shape_text(&shape)),
+                ));
             }
             let max = values.iter().copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
             let scale = if max > 0.0 { 1.0 / max } else { 0.0 };
@@ -268,7 +280,12 @@ fn heatmap(ax: &mut Axes, args: &[Dynamic], opts: &Opts, ctx: &Context) -> RhaiR
         None => {}
         Some("lower") => ax.y_down = false,
         Some("upper") => ax.y_down = true,
-        Some(o) => return Err(rt(func, format!("origin must be \"lower\" (row 0 at the bottom) or \"upper\" (row 0 at the top), got \"{o}\""))),
+        Some(o) => {
+            return Err(rt(
+                func,
+                format!("origin must be \"lower\" (row 0 at the bottom) or \"upper\" (row 0 at the top), got \"{o}\""),
+            ))
+        }
     }
     // As matplotlib: without an extent, cell centres sit on integer coordinates.
     let extent = opts.extent("extent")?.unwrap_or([-0.5, cols as f64 - 0.5, -0.5, rows as f64 - 0.5]);

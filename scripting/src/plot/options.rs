@@ -20,7 +20,9 @@ impl Opts {
         let all: Vec<&str> = known.iter().copied().chain(if axes { AXES_KEYS.to_vec() } else { vec![] }).collect();
         if let Some(bad) = map.keys().find(|k| !all.contains(&k.as_str())) {
             let hint = match bad.as_str() {
-                "width" | "height" => " (a figure's size is set by figure(#{width, height}); a line's width is linewidth)",
+                "width" | "height" => {
+                    " (a figure's size is set by figure(#{width, height}); a line's width is linewidth)"
+                }
                 "lw" => " (the line width is linewidth)",
                 _ => "",
             };
@@ -59,7 +61,9 @@ impl Opts {
     /// cannot make drawing take minutes).
     pub fn positive(&self, key: &str, max: f64) -> RhaiResult<Option<f64>> {
         match self.num(key)? {
-            Some(v) if v <= 0.0 || v > max => Err(rt(self.func, format!("option \"{key}\" must be positive and at most {max}, got {v}"))),
+            Some(v) if v <= 0.0 || v > max => {
+                Err(rt(self.func, format!("option \"{key}\" must be positive and at most {max}, got {v}")))
+            }
             v => Ok(v),
         }
     }
@@ -97,7 +101,10 @@ impl Opts {
         let v = numbers(d).filter(|v| v.len() == 2);
         match v {
             Some(v) if v[0] < v[1] && (v[1] - v[0]).is_finite() => Ok(Some((v[0], v[1]))),
-            Some(v) => Err(rt(self.func, format!("option \"{key}\" must be [low, high] with low < high, got [{}, {}]", v[0], v[1]))),
+            Some(v) => Err(rt(
+                self.func,
+                format!("option \"{key}\" must be [low, high] with low < high, got [{}, {}]", v[0], v[1]),
+            )),
             None => self.wrong(key, "[low, high]", d),
         }
     }
@@ -106,8 +113,13 @@ impl Opts {
     pub fn extent(&self, key: &str) -> RhaiResult<Option<[f64; 4]>> {
         let Some(d) = self.get(key) else { return Ok(None) };
         match numbers(d).filter(|v| v.len() == 4) {
-            Some(v) if v[0] < v[1] && v[2] < v[3] && (v[1] - v[0] + v[3] - v[2]).is_finite() => Ok(Some([v[0], v[1], v[2], v[3]])),
-            _ => Err(rt(self.func, format!("option \"{key}\" must be [x0, x1, y0, y1] with x0 < x1 and y0 < y1, got {d}"))),
+            Some(v) if v[0] < v[1] && v[2] < v[3] && (v[1] - v[0] + v[3] - v[2]).is_finite() => {
+                Ok(Some([v[0], v[1], v[2], v[3]]))
+            }
+            _ => Err(rt(
+                self.func,
+                format!("option \"{key}\" must be [x0, x1, y0, y1] with x0 < x1 and y0 < y1, got {d}"),
+            )),
         }
     }
 

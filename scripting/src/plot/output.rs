@@ -15,8 +15,13 @@ use std::sync::OnceLock;
 /// Registers the bundled font with plotters (which measures SVG text with it) the first time a figure is drawn.
 fn ensure_font() -> Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED.get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, super::text::FONT_BYTES).is_ok());
-    if ok { Ok(()) } else { Err("the bundled font could not be loaded".to_string()) }
+    let ok = *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, super::text::FONT_BYTES).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err("the bundled font could not be loaded".to_string())
+    }
 }
 
 fn check_size(fig: &Figure) -> Result<(), String> {
@@ -35,7 +40,8 @@ pub fn to_rgb(fig: &Figure) -> Result<Vec<u8>, String> {
     let (w, h) = (fig.width, fig.height);
     let mut rgb = vec![255u8; 3 * w as usize * h as usize];
     {
-        let backend = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, (w, h)).map_err(|e| format!("drawing failed: {e}"))?;
+        let backend = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut rgb, (w, h))
+            .map_err(|e| format!("drawing failed: {e}"))?;
         let area = backend.into_drawing_area();
         draw(fig, &Canvas { area: &area, vector: false })?;
         area.present().map_err(|e| format!("drawing failed: {e}"))?;
@@ -155,7 +161,8 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")];
+        let cases =
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")];
         for (raw, enc) in cases {
             assert_eq!(base64(raw.as_bytes()), enc);
         }

@@ -83,10 +83,12 @@ pub fn convex(points: &[(f64, f64)]) -> Coverage {
         return Coverage::new();
     }
     // Signed area decides which side of each edge is inside.
-    let area: f64 = (0..n).map(|k| {
-        let (p, q) = (points[k], points[(k + 1) % n]);
-        p.0 * q.1 - q.0 * p.1
-    }).sum();
+    let area: f64 = (0..n)
+        .map(|k| {
+            let (p, q) = (points[k], points[(k + 1) % n]);
+            p.0 * q.1 - q.0 * p.1
+        })
+        .sum();
     let sign = if area >= 0.0 { 1.0 } else { -1.0 };
     let (x0, x1) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));

@@ -129,13 +129,21 @@ fn layout<DB: DrawingBackend>(c: &Canvas<DB>, ax: &Axes, panel: Rect, x: Range, 
     let title_h = TITLE + (title.len().max(1) - 1) as f64 * LINE * TITLE;
     // The y axis's power of ten gets its own line under the title.
     let title_gap = 2.0 * PAD + if above { TICK + PAD } else { 0.0 };
-    let top = PAD + if !title.is_empty() { title_h + title_gap } else if above { TICK + 2.0 * PAD } else { 2.0 * PAD };
+    let top = PAD
+        + if !title.is_empty() {
+            title_h + title_gap
+        } else if above {
+            TICK + 2.0 * PAD
+        } else {
+            2.0 * PAD
+        };
     let below = if ax.xlabel.is_some() || scaled(x) { LABEL + PAD } else { 0.0 };
     let bottom = TICK_LEN + 2.0 * PAD + TICK + below + PAD;
     let plot_h = (panel.h - top - bottom).max(10.0);
     let yticks = ticks(y.0, y.1, tick_count(plot_h));
     let bar_ticks = ax.colorbar().map_or(Ticks::default(), |s| ticks(s.vmin, s.vmax, tick_count(plot_h)));
-    let left = 2.0 * PAD + if ax.ylabel.is_some() { LABEL + PAD } else { 0.0 } + widest(c, &yticks, TICK) + PAD + TICK_LEN;
+    let left =
+        2.0 * PAD + if ax.ylabel.is_some() { LABEL + PAD } else { 0.0 } + widest(c, &yticks, TICK) + PAD + TICK_LEN;
     let right = match ax.colorbar() {
         Some(s) => {
             let label = if s.colorbar.as_deref().is_some_and(|l| !l.is_empty()) { LABEL + 2.0 * PAD } else { 0.0 };
@@ -309,7 +317,14 @@ fn draw_item<DB: DrawingBackend>(c: &Canvas<DB>, l: &Layout, item: &Item) -> Dra
 }
 
 /// An arrow a → b: a shaft and a filled head, the head shrinking for short arrows.
-fn draw_arrow<DB: DrawingBackend>(c: &Canvas<DB>, a: (f64, f64), b: (f64, f64), clip: &Rect, color: Color, width: f64) -> Drawn {
+fn draw_arrow<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    a: (f64, f64),
+    b: (f64, f64),
+    clip: &Rect,
+    color: Color,
+    width: f64,
+) -> Drawn {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len = (dx * dx + dy * dy).sqrt();
     // Arrows shorter than half a pixel (or with non-finite ends) have no direction to show.

@@ -16,15 +16,22 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         "A new leaf with x's values whose gradients grad() and backward() compute: w = randn(3).requires_grad().",
     )
     .register_into_engine(engine, |x: Tensor| x.requires_grad());
-    doc("get$requires_grad(x: Tensor) -> bool", "Whether gradients flow to x (a marked leaf or a result computed from one).")
-        .register_into_engine(engine, |x: Tensor| x.is_requires_grad());
+    doc(
+        "get$requires_grad(x: Tensor) -> bool",
+        "Whether gradients flow to x (a marked leaf or a result computed from one).",
+    )
+    .register_into_engine(engine, |x: Tensor| x.is_requires_grad());
     doc("detach(x: Tensor) -> Tensor", "The same values cut from the graph: no gradient flows through it.")
         .register_into_engine(engine, |x: Tensor| x.detach());
-    doc("backward(loss: Tensor)", "Adds the gradient of this one-element tensor to the .grad of every leaf it depends on.")
-        .register_into_engine(engine, |x: Tensor| ok(x.backward()));
+    doc(
+        "backward(loss: Tensor)",
+        "Adds the gradient of this one-element tensor to the .grad of every leaf it depends on.",
+    )
+    .register_into_engine(engine, |x: Tensor| ok(x.backward()));
     doc("get$grad(x: Tensor) -> Tensor", "The gradient accumulated in this leaf by backward(), or () if none yet.")
         .register_into_engine(engine, |x: Tensor| x.grad().map_or(Dynamic::UNIT, Dynamic::from));
-    doc("zero_grad(x: Tensor)", "Forgets the gradient accumulated by backward().").register_into_engine(engine, |x: Tensor| x.zero_grad());
+    doc("zero_grad(x: Tensor)", "Forgets the gradient accumulated by backward().")
+        .register_into_engine(engine, |x: Tensor| x.zero_grad());
 
     let grad_doc = "The gradients of `output` with respect to each of `inputs` (tensors made with\n\
                     .requires_grad()), as an array of tensors shaped like them. `output` must have one\n\
@@ -35,7 +42,11 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         let inputs = inputs
             .iter()
             .enumerate()
-            .map(|(k, d)| d.clone().try_cast::<Tensor>().ok_or_else(|| rt("grad", format!("input {k} is a {}, not a Tensor", d.type_name()))))
+            .map(|(k, d)| {
+                d.clone()
+                    .try_cast::<Tensor>()
+                    .ok_or_else(|| rt("grad", format!("input {k} is a {}, not a Tensor", d.type_name())))
+            })
             .collect::<RhaiResult<Vec<_>>>()?;
         let g = if g.is_unit() { None } else { Some(to_tensor(&g, &c, "grad: grad_output")?) };
         let grads = ok(grad_with(&out, &inputs.iter().collect::<Vec<_>>(), g.as_ref(), create))?;
@@ -49,12 +60,20 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         .register_into_engine(engine, move |out: Tensor, inputs: Array, g: Dynamic| b(out, inputs, g, false));
     let b = body.clone();
     doc("grad(output: Tensor, inputs: array, grad_output: Tensor | (), create_graph: bool) -> array", grad_doc)
-        .register_into_engine(engine, move |out: Tensor, inputs: Array, g: Dynamic, create: bool| b(out, inputs, g, create));
-    doc("grad(output: Tensor, input: Tensor) -> Tensor", "The gradient of a one-element `output` with respect to one tensor.")
-        .register_into_engine(engine, move |out: Tensor, x: Tensor| -> RhaiResult<Tensor> {
-            let g = body(out, vec![Dynamic::from(x)], Dynamic::UNIT, false)?;
-            g.into_iter().next().and_then(|d| d.try_cast::<Tensor>()).ok_or_else(|| rt("grad", "internal error: no gradient"))
+        .register_into_engine(engine, move |out: Tensor, inputs: Array, g: Dynamic, create: bool| {
+            b(out, inputs, g, create)
         });
+    doc(
+        "grad(output: Tensor, input: Tensor) -> Tensor",
+        "The gradient of a one-element `output` with respect to one tensor.",
+    )
+    .register_into_engine(engine, move |out: Tensor, x: Tensor| -> RhaiResult<Tensor> {
+        let g = body(out, vec![Dynamic::from(x)], Dynamic::UNIT, false)?;
+        g.into_iter()
+            .next()
+            .and_then(|d| d.try_cast::<Tensor>())
+            .ok_or_else(|| rt("grad", "internal error: no gradient"))
+    });
 
     doc(
         "no_grad(f: Fn) -> ?",

@@ -27,7 +27,8 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         Ok(to_tensor(&d, &c, "tensor")?.detach().to_dtype(dtype))
     });
 
-    let shape_doc = |what: &str| format!("{what}\nThe shape is given as several ints or one array: {{}}(2, 3) or {{}}([2, 3]).");
+    let shape_doc =
+        |what: &str| format!("{what}\nThe shape is given as several ints or one array: {{}}(2, 3) or {{}}([2, 3]).");
     let filled: [(&str, &str, f64); 2] = [("zeros", "A tensor of zeros.", 0.0), ("ones", "A tensor of ones.", 1.0)];
     for (name, what, value) in filled {
         let c = ctx.clone();
@@ -48,13 +49,12 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     });
 
     let c = ctx.clone();
-    doc("full(shape: array, value: float) -> Tensor", "A tensor of the given shape filled with `value`.").register_into_engine(
-        engine,
-        move |shape: Array, value: Dynamic| -> RhaiResult<Tensor> {
-            let v = as_number(&value).ok_or_else(|| rt("full", format!("the value must be a number, got {}", value.type_name())))?;
+    doc("full(shape: array, value: float) -> Tensor", "A tensor of the given shape filled with `value`.")
+        .register_into_engine(engine, move |shape: Array, value: Dynamic| -> RhaiResult<Tensor> {
+            let v = as_number(&value)
+                .ok_or_else(|| rt("full", format!("the value must be a number, got {}", value.type_name())))?;
             ok(Tensor::full(&shape_of("full", &[Dynamic::from_array(shape)])?, v, c.dtype.get()))
-        },
-    );
+        });
     for (name, value) in [("zeros_like", 0.0), ("ones_like", 1.0)] {
         doc(&format!("{name}(x: Tensor) -> Tensor"), &format!("A tensor of {value}s with the shape and dtype of x."))
             .register_into_engine(engine, move |x: Tensor| ok(Tensor::full(x.shape(), value, x.dtype())));
@@ -78,9 +78,10 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     doc("arange(end: number) -> Tensor", arange_doc)
         .register_into_engine(engine, move |b: Dynamic| arange(0.0, number("arange", &b)?, 1.0, c.dtype.get()));
     let c = ctx.clone();
-    doc("arange(start: number, end: number) -> Tensor", arange_doc).register_into_engine(engine, move |a: Dynamic, b: Dynamic| {
-        arange(number("arange", &a)?, number("arange", &b)?, 1.0, c.dtype.get())
-    });
+    doc("arange(start: number, end: number) -> Tensor", arange_doc)
+        .register_into_engine(engine, move |a: Dynamic, b: Dynamic| {
+            arange(number("arange", &a)?, number("arange", &b)?, 1.0, c.dtype.get())
+        });
     let c = ctx.clone();
     doc("arange(start: number, end: number, step: number) -> Tensor", arange_doc).register_into_engine(
         engine,
@@ -90,12 +91,15 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     );
 
     let c = ctx.clone();
-    doc("eye(n: int) -> Tensor", "The n×n identity matrix.").register_into_engine(engine, move |n: INT| -> RhaiResult<Tensor> {
-        let n = to_size("eye", n)?;
-        let len = n.checked_mul(n).ok_or_else(|| rt("eye", format!("{n}×{n} is too large")))?;
-        let values = (0..len).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
-        from_values(values, &[n, n], c.dtype.get())
-    });
+    doc("eye(n: int) -> Tensor", "The n×n identity matrix.").register_into_engine(
+        engine,
+        move |n: INT| -> RhaiResult<Tensor> {
+            let n = to_size("eye", n)?;
+            let len = n.checked_mul(n).ok_or_else(|| rt("eye", format!("{n}×{n} is too large")))?;
+            let values = (0..len).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
+            from_values(values, &[n, n], c.dtype.get())
+        },
+    );
     let c = ctx.clone();
     doc(
         "meshgrid(u: Tensor | array, v: Tensor | array) -> array",
@@ -105,7 +109,10 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     .register_into_engine(engine, move |u: Dynamic, v: Dynamic| -> RhaiResult<Array> {
         let (u, v) = (to_tensor(&u, &c, "meshgrid")?, to_tensor(&v, &c, "meshgrid")?);
         if u.ndim() != 1 || v.ndim() != 1 {
-            return Err(rt("meshgrid", format!("expects two 1-D tensors, got shapes {:?} and {:?}", u.shape(), v.shape())));
+            return Err(rt(
+                "meshgrid",
+                format!("expects two 1-D tensors, got shapes {:?} and {:?}", u.shape(), v.shape()),
+            ));
         }
         let shape = [v.shape()[0], u.shape()[0]];
         let x = ok(u.reshape(&[1, -1]).and_then(|r| r.broadcast_to(&shape)))?;
@@ -126,7 +133,10 @@ fn from_values(values: Vec<f64>, shape: &[usize], dtype: DType) -> RhaiResult<Te
 /// numpy.arange: ⌈(end − start) / step⌉ values (none if that is negative).
 fn arange(start: FLOAT, end: FLOAT, step: FLOAT, dtype: DType) -> RhaiResult<Tensor> {
     if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
-        return Err(rt("arange", format!("start, end and step must be finite and step non-zero, got {start}, {end}, {step}")));
+        return Err(rt(
+            "arange",
+            format!("start, end and step must be finite and step non-zero, got {start}, {end}, {step}"),
+        ));
     }
     let count = ((end - start) / step).ceil().max(0.0);
     if count > 1e10 {

@@ -96,7 +96,11 @@ pub(crate) fn check_dim(op: &str, dim: INT, shape: &[usize], extra: usize) -> Rh
     };
     Err(rt(
         &call,
-        format!("dim must be {} (or {}) for a tensor of shape {shape:?}", list((0..n).collect()), list((-n..0).collect())),
+        format!(
+            "dim must be {} (or {}) for a tensor of shape {shape:?}",
+            list((0..n).collect()),
+            list((-n..0).collect())
+        ),
     ))
 }
 

@@ -23,20 +23,36 @@ pub fn register(engine: &mut Engine, _ctx: &Rc<Context>) {
     let reductions: [(&str, &str, All, AlongDim); 5] = [
         ("sum", "The sum", |x| Ok(x.sum_all()), Tensor::sum),
         ("mean", "The mean", |x| Ok(x.mean_all()), Tensor::mean),
-        ("max", "The maximum (NaN if any element is NaN; the gradient is shared by ties)", Tensor::max_all, Tensor::max),
-        ("min", "The minimum (NaN if any element is NaN; the gradient is shared by ties)", Tensor::min_all, Tensor::min),
+        (
+            "max",
+            "The maximum (NaN if any element is NaN; the gradient is shared by ties)",
+            Tensor::max_all,
+            Tensor::max,
+        ),
+        (
+            "min",
+            "The minimum (NaN if any element is NaN; the gradient is shared by ties)",
+            Tensor::min_all,
+            Tensor::min,
+        ),
         ("norm", "The Euclidean norm", norm_all, norm_dim),
     ];
     for (name, what, all, along) in reductions {
-        doc(&format!("{name}(x: Tensor) -> Tensor"), &format!("{what} of all elements, as a 0-D tensor (.item() gives a float)."))
-            .register_into_engine(engine, move |x: Tensor| ok(all(&x)));
+        doc(
+            &format!("{name}(x: Tensor) -> Tensor"),
+            &format!("{what} of all elements, as a 0-D tensor (.item() gives a float)."),
+        )
+        .register_into_engine(engine, move |x: Tensor| ok(all(&x)));
         let dim_doc = format!(
             "{what} over dimension `dim` (negative counts from the end), which is removed,\n\
              or kept with size 1 if `keepdim` is true."
         );
-        let body = move |x: Tensor, dim: INT, keepdim: bool| -> RhaiResult<Tensor> { ok(along(&x, check_dim(name, dim, x.shape(), 0)?, keepdim)) };
+        let body = move |x: Tensor, dim: INT, keepdim: bool| -> RhaiResult<Tensor> {
+            ok(along(&x, check_dim(name, dim, x.shape(), 0)?, keepdim))
+        };
         doc(&format!("{name}(x: Tensor, dim: int) -> Tensor"), &dim_doc)
             .register_into_engine(engine, move |x: Tensor, dim: INT| body(x, dim, false));
-        doc(&format!("{name}(x: Tensor, dim: int, keepdim: bool) -> Tensor"), &dim_doc).register_into_engine(engine, body);
+        doc(&format!("{name}(x: Tensor, dim: int, keepdim: bool) -> Tensor"), &dim_doc)
+            .register_into_engine(engine, body);
     }
 }
