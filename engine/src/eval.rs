@@ -31,6 +31,19 @@ fn arg_extreme<T: Real>(a: &[T], greater: bool) -> usize {
     best
 }
 
+/// x rounded to a multiple of 1/s (`Round(x, d)` has s = 10^d). When 10^d overflows the type,
+/// every value already has fewer than d decimals: x is its own rounding. When it underflows to
+/// 0, the nearest multiple of 10^-d is 0 (sign and NaN kept).
+pub fn round_to<T: Real>(x: T, s: T) -> T {
+    if s.is_infinite() {
+        x
+    } else if s == T::zero() {
+        x * T::zero()
+    } else {
+        (x * s).round() / s
+    }
+}
+
 /// Row-major strides of a shape.
 fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
@@ -90,7 +103,7 @@ pub fn eval_op<T: Real>(op: &Op, args: &[&[T]], out: &mut [T]) {
         Op::Round(d) => {
             let s = T::from_f64(10f64.powi(*d));
             for (o, &x) in out.iter_mut().zip(args[0]) {
-                *o = (x * s).round() / s;
+                *o = round_to(x, s);
             }
         }
         Op::ClampInt(a, b) => {

@@ -12,9 +12,9 @@
 
 use crate::error::{Error, Result};
 use crate::expr::{Cat, Expr, Op};
-use crate::genred::{Reduce, VarDecl};
 use crate::ops::UnaryOp;
 use crate::reduction::{Axis, Reduction};
+use crate::spec::{Reduce, VarDecl};
 
 mod parse;
 

@@ -7,8 +7,8 @@
 use crate::error::Result;
 use crate::eval::eval_op;
 use crate::expr::{Cat, Expr, Op};
-use crate::genred::Reduce;
 use crate::reduction::{Axis, Reduction};
+use crate::spec::Reduce;
 use ndarray::{Array2, ArrayView2};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -177,13 +177,25 @@ pub fn reduce_row(reduction: Reduction, f: &[Vec<f64>], w: Option<&[Vec<f64>]>, 
         | Reduction::MaxSumShiftExpWeight
         | Reduction::SumSoftMaxWeight => {
             let mx = col(0).fold(f64::NEG_INFINITY, |a, b| if b.is_nan() || a.is_nan() { f64::NAN } else { a.max(b) });
-            let shift = |c: usize| if mx == f64::NEG_INFINITY { 0.0 } else { (f[c][0] - mx).exp() };
+            // exp(F − max), counting a value equal to the maximum as 1 even when both are +inf,
+            // so that a row holding +inf reduces to +inf (−inf values count 0).
+            let shift = |c: usize| {
+                if mx == f64::NEG_INFINITY {
+                    0.0
+                } else if f[c][0] == mx {
+                    1.0
+                } else {
+                    (f[c][0] - mx).exp()
+                }
+            };
             let e = w.map(|w| w[0].len()).unwrap_or(1);
             let weight = |c: usize, k: usize| w.map(|w| w[c][k]).unwrap_or(1.0);
             let s: Vec<f64> = (0..e).map(|k| (0..m).map(|c| shift(c) * weight(c, k)).sum()).collect();
             let z: f64 = (0..m).map(shift).sum();
             match reduction {
-                Reduction::LogSumExp | Reduction::LogSumExpWeight => s.iter().map(|s| mx + s.ln()).collect(),
+                Reduction::LogSumExp | Reduction::LogSumExpWeight => {
+                    s.iter().map(|&s| if mx == f64::INFINITY && s > 0.0 { mx } else { mx + s.ln() }).collect()
+                }
                 Reduction::MaxSumShiftExpWeight => std::iter::once(mx).chain(s).collect(),
                 _ => s.iter().map(|s| s / z).collect(),
             }

@@ -129,7 +129,7 @@ fn empty_sides_give_zero_gradients() {
             let mut rng = Rng::new(3);
             let inputs = reduction_inputs(&mut rng, n, m);
             let (n_out, n_in) = spec.sizes(&views(&inputs)).unwrap();
-            if red.k().is_some_and(|k| k > n_in && n_in > 0) {
+            if red.k().is_some_and(|k| k > n_in) {
                 continue;
             }
             let out = spec.eval(&views(&inputs), &Options::default()).unwrap();

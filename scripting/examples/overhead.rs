@@ -9,8 +9,8 @@
 //!    and g = −ε·LSE_i((f_i − C_ij)/ε) with C_ij = ‖x_i − y_j‖²/2, written in a script, in total
 //!    seconds, next to the same loop through `Tensor::lazy_reduce` from Rust.
 
-use noyau_engine::genred::Options;
 use noyau_engine::random::Rng;
+use noyau_engine::spec::Options;
 use noyau_engine::{Axis, DType, Reduce, Reduction, Tensor};
 use noyau_scripting::lazy::LazyTensor;
 use noyau_scripting::{register_all, Context};

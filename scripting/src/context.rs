@@ -1,7 +1,7 @@
 //! The state shared by a session's registered functions: defaults, random generator, output sink, interrupts.
 
-use noyau_engine::genred::{Backend, Options};
 use noyau_engine::random::Rng;
+use noyau_engine::spec::{Backend, Options};
 use noyau_engine::DType;
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;

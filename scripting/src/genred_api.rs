@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::error::{rt, RhaiResult};
 use crate::lazy::{def, Overrides};
 use crate::values::{as_number, to_tensor};
-use noyau_engine::genred::VarDecl;
+use noyau_engine::spec::VarDecl;
 use noyau_engine::{Axis, Cat, DType, Genred, Reduction, Tensor};
 use rhai::{Array, Dynamic, Engine, FnPtr, ImmutableString, Map, NativeCallContext, INT};
 use std::rc::Rc;

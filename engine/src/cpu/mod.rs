@@ -1,37 +1,42 @@
-//! The CPU backend: rayon over blocks of output rows, tiles of the reduced index, SIMD chosen at run time.
+//! The CPU backend: a plan's row part once per output row, its pair part folded by a pair engine, over rayon tasks.
 //!
-//! Loop nest, per block of `OB` output rows (one rayon task):
-//! for each block of `TPB` tiles of the reduced index, for each row, for each tile: run the
-//! lane program, fold the values into the row's accumulators; at the end of a tile block,
-//! lane sums move into the row totals (the block sum scheme). The tiles of a tile block stay in
-//! L1 while every row of the row block visits them. Memory is O(N + M).
+//! Work is a grid of tasks: blocks of `OB` output rows × slices of the reduced axis. When the
+//! output rows alone cannot keep every thread busy, the reduced axis is cut into slices whose
+//! partial states (`state.rs`) are combined at the end; otherwise there is one slice. Each task
+//! computes its rows' row values (`rows.rs`), folds its slice with the interpreter
+//! (`interp/`), and leaves one partial state per row; post-scaling (Σ u·L = u·Σ L) and
+//! finalizing happen on those states. Memory is O(N + M).
 //!
-//! The whole nest is one generic function compiled three times: for AVX-512, for AVX2+FMA and
+//! The task body is one generic function compiled three times: for AVX-512, for AVX2+FMA and
 //! for the x86-64 baseline, the first that the CPU supports being used.
 
-// Lane loops index fixed-size arrays by position on purpose: that is the form LLVM vectorises.
-#![allow(clippy::needless_range_loop)]
-
-pub mod fold;
-pub mod lanes;
-pub mod program;
+pub mod interp;
+pub mod rows;
 
 use crate::error::{Error, Result};
-use crate::expr::Cat;
-use crate::genred::{Options, Reduce};
+use crate::expr::Expr;
+use crate::plan::{self, KernelPlan};
 use crate::real::{DType, Real};
-use fold::Folder;
-use lanes::{InnerData, Lanes, TileCtx};
+use crate::reduction::{Axis, Reduction, SumScheme};
+use crate::spec::{Options, Reduce};
+use crate::state::{Family, Partial, StateLayout};
+use interp::fold::Folder;
+use interp::program::{Program, L};
+use interp::{Job, TPB};
 use ndarray::{Array2, ArrayView2};
-use program::{Program, UStep, L};
 use rayon::prelude::*;
+use rows::RowLayout;
+use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Output rows per rayon task.
 const OB: usize = 32;
-/// Tiles per block of the reduced index (the block sum scheme's block is TPB·L points).
-const TPB: usize = 16;
+/// Each thread should get at least this many tasks, so that uneven tasks still balance.
+const TASKS_PER_THREAD: usize = 4;
+/// A slice of the reduced axis spans at least this many tiles (a few thousand points).
+const MIN_SLICE_TILES: usize = 4 * TPB;
 
 /// The instruction sets the CPU backend is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,15 +104,39 @@ fn detect_cpu() -> SimdLevel {
     SimdLevel::Portable
 }
 
-/// What every task of one call shares.
-struct Shared<'a, T> {
-    prog: &'a Program,
-    folder: Folder,
-    inputs: &'a [ArrayView2<'a, T>],
-    inner: Vec<InnerData<T>>,
-    n_in: usize,
-    out_dim: usize,
-    outer_cat: Cat,
+/// A reduction compiled for the CPU: its plan, where row values live, and the interpreter's program.
+pub struct Compiled {
+    pub plan: Arc<KernelPlan>,
+    pub rows: RowLayout,
+    pub program: Program,
+}
+
+/// The compiled form of a reduction, cached by formula, weight, reduction and axis (it serves
+/// every element type and option).
+pub fn compiled(spec: &Reduce) -> Arc<Compiled> {
+    type Key = (Vec<Expr>, Reduction, Axis);
+    static CACHE: Mutex<Option<HashMap<Key, Arc<Compiled>>>> = Mutex::new(None);
+    let key: Key = (spec.roots(), spec.reduction, spec.axis);
+    if let Some(c) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
+        return c.clone();
+    }
+    let plan = plan::cached(spec);
+    let rows = RowLayout::new(&plan);
+    let program = Program::compile(&plan, &rows);
+    let c = Arc::new(Compiled { plan, rows, program });
+    let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    // A bounded cache: a script generating endless distinct formulas must not grow memory forever.
+    if map.len() >= 4096 {
+        map.clear();
+    }
+    map.insert(key, c.clone());
+    c
+}
+
+/// The layout of a reduction's partial states under these options.
+pub fn state_layout(spec: &Reduce, scheme: SumScheme) -> StateLayout {
+    StateLayout::new(spec.reduction, spec.formula.dim(), spec.weight.as_ref().map_or(1, Expr::dim), scheme)
 }
 
 /// Runs a checked reduction on the CPU (`n_out` output rows, `n_in` reduced points).
@@ -130,160 +159,188 @@ pub fn reduce_with<T: Real>(
     opts: &Options,
     level: SimdLevel,
 ) -> Result<Array2<T>> {
+    if n_in == 0 {
+        let empty = spec.reduction.empty_output(spec.formula.dim(), spec.out_dim);
+        let row: Vec<T> = empty.iter().map(|&v| T::from_f64(v)).collect();
+        return Array2::from_shape_vec((n_out, spec.out_dim), row.repeat(n_out))
+            .map_err(|e| Error::Data(e.to_string()));
+    }
+    Ok(partial_with(spec, inputs, n_out, 0..n_in, opts, level)?.finalize(spec.out_dim))
+}
+
+/// The partial states of every output row over the slice `range` of the reduced axis (indices
+/// in the states are absolute): combine them with other slices' (`Partial::combine`).
+pub fn partial<T: Real>(
+    spec: &Reduce,
+    inputs: &[ArrayView2<T>],
+    n_out: usize,
+    range: Range<usize>,
+    opts: &Options,
+) -> Result<Partial> {
+    partial_with(spec, inputs, n_out, range, opts, SimdLevel::detect())
+}
+
+/// [`partial`] at a given SIMD level.
+pub fn partial_with<T: Real>(
+    spec: &Reduce,
+    inputs: &[ArrayView2<T>],
+    n_out: usize,
+    range: Range<usize>,
+    opts: &Options,
+    level: SimdLevel,
+) -> Result<Partial> {
     if level as u8 > detect_cpu() as u8 {
         return Err(Error::Backend { backend: "cpu".into(), msg: format!("this CPU cannot run {}", level.name()) });
     }
-    let prog = program::cached(spec);
-    let out_dim = spec.out_dim;
-    let d = spec.formula.dim();
-    let folder = Folder {
-        reduction: spec.reduction,
-        scheme: opts.sum_scheme,
-        d,
-        e: spec.weight.as_ref().map(|w| w.dim()).unwrap_or(1),
-    };
-    let mut out = vec![T::zero(); n_out * out_dim];
-    if n_in == 0 {
-        let empty = spec.reduction.empty_output(d, out_dim);
-        for row in out.chunks_mut(out_dim.max(1)) {
-            for (o, v) in row.iter_mut().zip(&empty) {
-                *o = T::from_f64(*v);
-            }
-        }
-        return Array2::from_shape_vec((n_out, out_dim), out).map_err(|e| Error::Data(e.to_string()));
+    if u32::try_from(range.end).is_err() {
+        return Err(Error::Backend {
+            backend: "cpu".into(),
+            msg: format!("{} points reduced over: the CPU backend indexes them with 32-bit integers", range.end),
+        });
     }
-    let shared = Shared {
-        inner: prog.inner_args.iter().map(|&(arg, dim)| transpose(inputs[arg], dim, n_in)).collect(),
-        prog: &prog,
-        folder,
-        inputs,
-        n_in,
-        out_dim,
-        outer_cat: spec.axis.outer(),
+    let c = compiled(spec);
+    let layout = state_layout(spec, opts.sum_scheme);
+    let width = layout.width();
+    let mut result = Partial::empty(layout, n_out);
+    if n_out == 0 || range.is_empty() || width == 0 {
+        return Ok(result);
+    }
+    let plan = &c.plan;
+    let inner: Vec<_> =
+        c.program.inner_args.iter().map(|&(arg, dim)| interp::transpose(inputs[arg], dim, range.clone())).collect();
+    let job = Job {
+        prog: &c.program,
+        folder: Folder { layout },
+        inner: &inner,
+        n_in: range.len(),
+        j0: range.start,
+        block_scheme: opts.sum_scheme == SumScheme::Block,
     };
+    let slices = slices(n_out, range.len().div_ceil(L));
+    let outer = spec.axis.outer();
+    let ulen = c.rows.len;
     let f64_acc = opts.accumulate_f64 && T::DTYPE == DType::F32;
-    let cancel = opts.cancel.clone();
-    let cancelled = || cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
-    let progress = crate::progress::Reporter::new(opts.progress.as_ref(), "reduction", n_out as u64);
-    if out_dim > 0 {
-        let result = out.par_chunks_mut(OB * out_dim).enumerate().try_for_each(|(b, chunk)| -> Result<()> {
+    let cancelled = || opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
+    let progress = crate::progress::Reporter::new(opts.progress.as_ref(), "reduction", (n_out * slices.len()) as u64);
+    let mut parts: Vec<Partial> = (0..slices.len()).map(|_| Partial::empty(layout, n_out)).collect();
+    let run = parts.par_iter_mut().zip(&slices).try_for_each(|(part, tiles)| {
+        part.data.par_chunks_mut(OB * width).enumerate().try_for_each(|(b, states)| -> Result<()> {
             if cancelled() {
                 return Err(Error::Interrupted);
             }
             let row0 = b * OB;
+            let nrows = states.len() / width;
+            let mut ubufs = vec![T::zero(); nrows * ulen];
+            for (r, ubuf) in ubufs.chunks_mut(ulen.max(1)).enumerate().take(nrows) {
+                c.rows.fill(plan, inputs, outer, row0 + r, ubuf);
+            }
+            let tiles = tiles.clone();
             // SAFETY: `level` was checked against the running CPU above.
             unsafe {
                 match (level, f64_acc) {
-                    (SimdLevel::Avx512, false) => block_avx512::<T, T>(&shared, row0, chunk, &cancelled),
-                    (SimdLevel::Avx512, true) => block_avx512::<T, f64>(&shared, row0, chunk, &cancelled),
-                    (SimdLevel::Avx2, false) => block_avx2::<T, T>(&shared, row0, chunk, &cancelled),
-                    (SimdLevel::Avx2, true) => block_avx2::<T, f64>(&shared, row0, chunk, &cancelled),
-                    (SimdLevel::Portable, false) => block::<T, T>(&shared, row0, chunk, &cancelled),
-                    (SimdLevel::Portable, true) => block::<T, f64>(&shared, row0, chunk, &cancelled),
+                    (SimdLevel::Avx512, false) => fold_avx512::<T, T>(&job, &ubufs, ulen, tiles, states, &cancelled),
+                    (SimdLevel::Avx512, true) => fold_avx512::<T, f64>(&job, &ubufs, ulen, tiles, states, &cancelled),
+                    (SimdLevel::Avx2, false) => fold_avx2::<T, T>(&job, &ubufs, ulen, tiles, states, &cancelled),
+                    (SimdLevel::Avx2, true) => fold_avx2::<T, f64>(&job, &ubufs, ulen, tiles, states, &cancelled),
+                    (SimdLevel::Portable, false) => {
+                        interp::fold_rows::<T, T>(&job, &ubufs, ulen, tiles, states, &cancelled)
+                    }
+                    (SimdLevel::Portable, true) => {
+                        interp::fold_rows::<T, f64>(&job, &ubufs, ulen, tiles, states, &cancelled)
+                    }
                 }
             }?;
-            progress.advance((chunk.len() / out_dim) as u64);
+            progress.advance(nrows as u64);
             Ok(())
-        });
-        progress.finish();
-        result?;
+        })
+    });
+    progress.finish();
+    run?;
+    for part in &parts {
+        result.combine(part)?;
     }
-    Array2::from_shape_vec((n_out, out_dim), out).map_err(|e| Error::Data(e.to_string()))
+    post_scale(&c, &mut result, inputs, outer)?;
+    Ok(result)
 }
 
-/// Transposes a reduced-over variable into tiles of `L` lanes, zero-padded.
-fn transpose<T: Real>(a: ArrayView2<T>, dim: usize, n: usize) -> InnerData<T> {
-    let ntiles = n.div_ceil(L);
-    let mut tiles = vec![Lanes::splat(T::zero()); ntiles * dim];
-    for (j, row) in a.outer_iter().enumerate() {
-        let (t, l) = (j / L, j % L);
-        for (k, &x) in row.iter().enumerate() {
-            tiles[t * dim + k].0[l] = x;
-        }
-    }
-    InnerData { dim, tiles }
-}
-
-/// Computes the uniform buffer of output row `r`.
-fn eval_uniform<T: Real>(s: &Shared<T>, r: usize, ubuf: &mut [T]) {
-    for step in &s.prog.uniform {
-        match step {
-            UStep::Load { arg, cat, out, dim } => {
-                let row = if *cat == s.outer_cat { r } else { 0 };
-                for k in 0..*dim {
-                    ubuf[out + k] = s.inputs[*arg][[row, k]];
-                }
-            }
-            UStep::Eval { op, args, out, dim } => {
-                // Operands are always allocated before their node, so they lie before `out`.
-                let (done, rest) = ubuf.split_at_mut(*out);
-                let a: Vec<&[T]> = args.iter().map(|&(o, d)| &done[o..o + d]).collect();
-                crate::eval::eval_op(op, &a, &mut rest[..*dim]);
-            }
-        }
-    }
-}
-
-#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"))]
-unsafe fn block_avx512<T: Real, A: Real>(
-    s: &Shared<T>,
-    row0: usize,
-    out: &mut [T],
-    cancelled: &dyn Fn() -> bool,
+/// For a Sum lowered as u·Σ L: multiplies each row's sums (and compensations) by its u.
+fn post_scale<T: Real>(
+    c: &Compiled,
+    states: &mut Partial,
+    inputs: &[ArrayView2<T>],
+    outer: crate::expr::Cat,
 ) -> Result<()> {
-    block::<T, A>(s, row0, out, cancelled)
-}
-
-#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn block_avx2<T: Real, A: Real>(
-    s: &Shared<T>,
-    row0: usize,
-    out: &mut [T],
-    cancelled: &dyn Fn() -> bool,
-) -> Result<()> {
-    block::<T, A>(s, row0, out, cancelled)
-}
-
-/// One block of output rows; inlined into each SIMD entry point.
-#[inline(always)]
-fn block<T: Real, A: Real>(s: &Shared<T>, row0: usize, out: &mut [T], cancelled: &dyn Fn() -> bool) -> Result<()> {
-    let prog = s.prog;
-    let nrows = out.len() / s.out_dim;
-    let mut ubuf = vec![T::zero(); nrows * prog.ulen];
-    for r in 0..nrows {
-        eval_uniform(s, row0 + r, &mut ubuf[r * prog.ulen..(r + 1) * prog.ulen]);
+    let Some(u) = c.plan.post_scale else { return Ok(()) };
+    if states.layout.family() != Family::Sum {
+        return Err(Error::Backend { backend: "cpu".into(), msg: "internal error: a post-scale outside a Sum".into() });
     }
-    let mut regs = vec![Lanes::splat(T::zero()); prog.nrows];
-    let mut scratch = Vec::new();
-    let mut accs: Vec<_> = (0..nrows).map(|_| s.folder.new_row::<T, A>()).collect();
-    let ntiles = s.n_in.div_ceil(L);
-    for tb in (0..ntiles).step_by(TPB) {
-        if cancelled() {
-            return Err(Error::Interrupted);
-        }
-        for (r, acc) in accs.iter_mut().enumerate() {
-            let ubuf = &ubuf[r * prog.ulen..(r + 1) * prog.ulen];
-            let mut ctx = TileCtx { regs: &mut regs, ubuf, inner: &s.inner, scratch: &mut scratch };
-            ctx.broadcast(prog);
-            for t in tb..(tb + TPB).min(ntiles) {
-                ctx.run_tile(prog, t);
-                let len = (s.n_in - t * L).min(L);
-                let f = ctx.root(prog.roots[0], t);
-                let w = prog.roots.get(1).map(|&w| ctx.root(w, t));
-                s.folder.fold_tile(acc, f, w, len, t * L);
-            }
-            s.folder.end_block(acc);
-        }
-    }
-    for (r, acc) in accs.iter_mut().enumerate() {
-        let row = &mut out[r * s.out_dim..(r + 1) * s.out_dim];
-        s.folder.finish(acc, row);
-        if let Some((off, dim)) = prog.post_scale {
-            let u = &ubuf[r * prog.ulen + off..r * prog.ulen + off + dim];
-            for (k, o) in row.iter_mut().enumerate() {
-                *o = *o * u[if dim == 1 { 0 } else { k }];
-            }
+    let (d, width) = (states.layout.d, states.layout.width());
+    let mut ubuf = vec![T::zero(); c.rows.len];
+    for (r, s) in states.data.chunks_mut(width).enumerate() {
+        c.rows.fill(&c.plan, inputs, outer, r, &mut ubuf);
+        let scale = c.rows.slot(&c.plan, &ubuf, u).unwrap_or(&[]);
+        for (k, v) in s.iter_mut().enumerate() {
+            let f = scale.get(if scale.len() == 1 { 0 } else { k % d }).map_or(1.0, |x| x.as_f64());
+            *v *= f;
         }
     }
     Ok(())
+}
+
+/// The slices of the reduced axis (ranges of tiles): one, unless the output rows alone give
+/// the threads too few tasks; slices are whole tile blocks, so that the block sum scheme sees
+/// the same blocks as without slicing.
+fn slices(n_out: usize, ntiles: usize) -> Vec<Range<usize>> {
+    let tasks = n_out.div_ceil(OB);
+    let want = rayon::current_num_threads() * TASKS_PER_THREAD;
+    let by_rows = want.div_ceil(tasks.max(1));
+    let by_size = (ntiles / MIN_SLICE_TILES).max(1);
+    let n = by_rows.min(by_size).max(1);
+    let blocks = ntiles.div_ceil(TPB);
+    let per = blocks.div_ceil(n) * TPB;
+    (0..ntiles).step_by(per.max(1)).map(|t| t..(t + per).min(ntiles)).collect()
+}
+
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"))]
+unsafe fn fold_avx512<T: Real, A: Real>(
+    job: &Job<T>,
+    ubufs: &[T],
+    ulen: usize,
+    tiles: Range<usize>,
+    states: &mut [f64],
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
+    interp::fold_rows::<T, A>(job, ubufs, ulen, tiles, states, cancelled)
+}
+
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+unsafe fn fold_avx2<T: Real, A: Real>(
+    job: &Job<T>,
+    ubufs: &[T],
+    ulen: usize,
+    tiles: Range<usize>,
+    states: &mut [f64],
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
+    interp::fold_rows::<T, A>(job, ubufs, ulen, tiles, states, cancelled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_cover_the_axis_in_whole_blocks() {
+        for (n_out, ntiles) in [(1, 1), (1, 10_000), (5, 157), (100_000, 1563), (7, 64)] {
+            let s = slices(n_out, ntiles);
+            assert_eq!(s.first().unwrap().start, 0);
+            assert_eq!(s.last().unwrap().end, ntiles);
+            for w in s.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_eq!(w[0].start % TPB, 0);
+            }
+        }
+        assert_eq!(slices(100_000, 1563).len(), 1);
+        assert!(slices(3, 10_000).len() > 1);
+    }
 }

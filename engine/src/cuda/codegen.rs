@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::expr::{Cat, Expr, Op};
-use crate::genred::Reduce;
+use crate::spec::Reduce;
 use std::collections::HashMap;
 
 /// Loops over at most this many components are unrolled (the `NOYAU_UNROLL` of common.cuh).

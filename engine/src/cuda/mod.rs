@@ -16,9 +16,9 @@ pub mod source;
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;
-use crate::genred::{Options, Reduce};
 use crate::real::{DType, Real};
 use crate::reduction::{Axis, Reduction};
+use crate::spec::{Options, Reduce};
 use device::{Gpu, HostData, Loaded};
 use ndarray::{Array2, ArrayView2};
 use nvrtc::Target;

@@ -7,9 +7,9 @@
 
 use super::codegen::{self, Staging};
 use crate::error::{Error, Result};
-use crate::genred::{Options, Reduce};
 use crate::real::DType;
 use crate::reduction::{Axis, Reduction, SumScheme};
+use crate::spec::{Options, Reduce};
 
 const PRELUDE: &str = include_str!("../../../kernels/prelude.cuh");
 const COMMON: &str = include_str!("../../../kernels/common.cuh");

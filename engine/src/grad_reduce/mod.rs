@@ -45,8 +45,8 @@ pub use plan::{Coef, Extra, GradPlan, IndexSource, InputGrad, SelectRule};
 
 use crate::error::{Error, Result};
 use crate::expr::Cat;
-use crate::genred::{Options, Reduce};
 use crate::real::Real;
+use crate::spec::{Options, Reduce};
 use ndarray::{s, Array2, ArrayView2};
 use plan::plan as cached_plan;
 use select::{add_rows, gather, Selection};
@@ -213,8 +213,8 @@ fn internal(msg: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use crate::expr::{Cat, Expr};
-    use crate::genred::Reduce;
     use crate::reduction::{Axis, Reduction};
+    use crate::spec::Reduce;
     use std::sync::Arc;
 
     #[test]

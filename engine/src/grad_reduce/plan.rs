@@ -8,8 +8,8 @@
 use crate::diff::grad;
 use crate::error::{Error, Result};
 use crate::expr::{Cat, Expr, Op};
-use crate::genred::{Reduce, VarDecl};
 use crate::reduction::{Axis, Reduction};
+use crate::spec::{Reduce, VarDecl};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

@@ -14,8 +14,8 @@ use super::measure;
 use super::softmin::{cloud_reduction, GroundCost};
 use crate::error::{Error, Result};
 use crate::expr::Expr;
-use crate::genred::Options;
 use crate::reduction::Reduction;
+use crate::spec::Options;
 use crate::tensor::Tensor;
 
 /// The kernels of GeomLoss's kernel losses.

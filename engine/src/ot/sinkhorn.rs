@@ -13,7 +13,7 @@ use super::measure::{self, Measure};
 use super::schedule::{dampening, diameter, epsilon_schedule};
 use super::softmin::{GroundCost, Softmin};
 use crate::error::{Error, Result};
-use crate::genred::Options;
+use crate::spec::Options;
 use crate::tensor::{no_grad, Tensor};
 
 const OP: &str = "sinkhorn";

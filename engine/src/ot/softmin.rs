@@ -8,8 +8,8 @@
 
 use crate::error::{Error, Result};
 use crate::expr::{Cat, Expr, Op};
-use crate::genred::{Options, Reduce, VarDecl};
 use crate::reduction::{Axis, Reduction};
+use crate::spec::{Options, Reduce, VarDecl};
 use crate::tensor::Tensor;
 
 /// The ground cost C(x, y) = ‖x − y‖ᵖ / p of GeomLoss, for p = 1 or 2.

@@ -15,9 +15,9 @@ use super::autograd::Backward;
 use super::{is_grad_enabled, with_dtype, Elem, Tensor};
 use crate::error::{Error, Result};
 use crate::expr::Cat;
-use crate::genred::{Options, Reduce};
 use crate::grad_reduce::Extra;
 use crate::real::DType;
+use crate::spec::{Options, Reduce};
 use ndarray::{ArrayView2, Ix2};
 
 const OP: &str = "lazy_reduce";

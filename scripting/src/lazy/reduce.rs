@@ -10,7 +10,7 @@ use super::{def, engine_msg, Binding, LazyTensor};
 use crate::context::Context;
 use crate::error::{rt, RhaiResult};
 use crate::values::to_tensor;
-use noyau_engine::genred::{Backend, Options};
+use noyau_engine::spec::{Backend, Options};
 use noyau_engine::{Axis, Cat, DType, Expr, Op, Reduce, Reduction, SumScheme, Tensor, VarDecl};
 use rhai::{Dynamic, Engine, Map, INT};
 use std::rc::Rc;

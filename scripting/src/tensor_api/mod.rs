@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::error::{rt, RhaiResult};
 use crate::help::doc;
 use crate::values::{dtype_from_name, TENSOR};
-use noyau_engine::genred::Backend;
+use noyau_engine::spec::Backend;
 use noyau_engine::Tensor;
 use rhai::{Engine, ImmutableString, INT};
 use std::rc::Rc;
