@@ -13,7 +13,7 @@
 //! comparison here is held to the same tolerance.
 
 use ndarray::{Array2, ArrayView2};
-use noyau_engine::cpu::{self, SimdLevel};
+use noyau_engine::cpu::{self, Engine, SimdLevel};
 use noyau_engine::{Axis, Backend, Cat, Expr, Options, Real, Reduce, Reduction, UnaryOp, VarDecl};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -123,10 +123,10 @@ impl Check<'_> {
         }
         .max(1.0);
         let (n_out, n_in) = spec.sizes(&views).unwrap();
-        for &level in levels {
-            let what = || self.context(T::DTYPE.name(), level);
+        for (&level, engine) in levels.iter().flat_map(|l| [(l, Engine::Auto), (l, Engine::Interpreter)]) {
+            let what = || format!("{} {engine:?}", self.context(T::DTYPE.name(), level));
             let opts = Options::default();
-            match catch_unwind(AssertUnwindSafe(|| cpu::reduce_with(&spec, &views, n_out, n_in, &opts, level))) {
+            match catch_unwind(AssertUnwindSafe(|| cpu::reduce_on(&spec, &views, n_out, n_in, &opts, level, engine))) {
                 Ok(Ok(got)) => {
                     let got = got.mapv(|v| v.as_f64());
                     failures.extend(mismatch(&got, &want, tol * scale).map(|m| format!("{}: {m}", what())));

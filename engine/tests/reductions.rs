@@ -4,7 +4,7 @@ mod common;
 
 use common::catalog::{reduction_inputs, reductions};
 use ndarray::{Array2, ArrayView2};
-use noyau_engine::cpu::{self, SimdLevel};
+use noyau_engine::cpu::{self, Engine, SimdLevel};
 use noyau_engine::random::Rng;
 use noyau_engine::{Axis, Backend, Cat, Expr, Options, Real, Reduce, Reduction, SumScheme};
 
@@ -81,13 +81,15 @@ fn run_all<T: Real>(tol: f64) {
                 }
                 let want = spec.eval(&views, &Options { backend: Backend::Reference, ..Options::default() }).unwrap();
                 let want = want.mapv(|v| v.as_f64());
-                for level in SimdLevel::available() {
+                let engines =
+                    SimdLevel::available().into_iter().flat_map(|l| [(l, Engine::Auto), (l, Engine::Interpreter)]);
+                for (level, engine) in engines {
                     for scheme in [SumScheme::Direct, SumScheme::Block, SumScheme::Kahan] {
                         for accumulate_f64 in [false, true] {
                             let opts = Options { sum_scheme: scheme, accumulate_f64, ..Options::default() };
-                            let got = cpu::reduce_with(&spec, &views, n_out, n_in, &opts, level).unwrap();
+                            let got = cpu::reduce_on(&spec, &views, n_out, n_in, &opts, level, engine).unwrap();
                             let what = format!(
-                                "{red} axis {axis:?} n={n} m={m} {} {scheme:?} f64-acc {accumulate_f64}",
+                                "{red} axis {axis:?} n={n} m={m} {} {engine:?} {scheme:?} f64-acc {accumulate_f64}",
                                 level.name()
                             );
                             check(&got, &want, tol, &what);

@@ -11,6 +11,8 @@
 //! for the x86-64 baseline, the first that the CPU supports being used.
 
 pub mod interp;
+#[cfg(target_arch = "x86_64")]
+pub mod jit;
 pub mod rows;
 
 use crate::error::{Error, Result};
@@ -104,11 +106,61 @@ fn detect_cpu() -> SimdLevel {
     SimdLevel::Portable
 }
 
-/// A reduction compiled for the CPU: its plan, where row values live, and the interpreter's program.
+/// A reduction compiled for the CPU: its plan, where row values live, the interpreter's
+/// program, and the JIT's kernels per element type and instruction set (compiled on first use).
 pub struct Compiled {
     pub plan: Arc<KernelPlan>,
     pub rows: RowLayout,
     pub program: Program,
+    #[cfg(target_arch = "x86_64")]
+    jit: Mutex<HashMap<(jit::Elem, jit::Isa, bool), JitSlot>>,
+}
+
+/// The JIT's kernels of one element type and instruction set, or `None` when it cannot compile them.
+#[cfg(target_arch = "x86_64")]
+type JitSlot = Option<Arc<jit::Kernels>>;
+
+/// Which pair engine runs a reduction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The JIT where it can (x86-64 with AVX2 or AVX-512, the formula and options supported,
+    /// executable memory granted; `NOYAU_JIT=0` turns it off), else the interpreter.
+    Auto,
+    /// The tile interpreter, always.
+    Interpreter,
+}
+
+impl Compiled {
+    /// The JIT's kernels for this element type and level (in map mode when `mapped`), if the
+    /// JIT runs it.
+    #[cfg(target_arch = "x86_64")]
+    pub fn jit_kernels(
+        &self,
+        layout: &StateLayout,
+        dtype: DType,
+        level: SimdLevel,
+        mapped: bool,
+    ) -> Result<Arc<jit::Kernels>, String> {
+        let isa = match level {
+            SimdLevel::Avx512 => jit::Isa::Avx512,
+            SimdLevel::Avx2 => jit::Isa::Avx2,
+            SimdLevel::Portable => return Err("no JIT for the portable level".into()),
+        };
+        let elem = jit::Elem::of(dtype);
+        let mut map = self.jit.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = map.get(&(elem, isa, mapped)) {
+            return k.clone().ok_or_else(|| "the JIT could not compile this formula".into());
+        }
+        let built = jit::compile(&self.plan, &self.rows, layout, elem, isa, mapped).map(Arc::new);
+        map.insert((elem, isa, mapped), built.as_ref().ok().cloned());
+        built
+    }
+}
+
+/// Whether the JIT is allowed at all (`NOYAU_JIT=0` turns it off).
+fn jit_enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("NOYAU_JIT").map_or(true, |v| v != "0"))
 }
 
 /// The compiled form of a reduction, cached by formula, weight, reduction and axis (it serves
@@ -123,7 +175,13 @@ pub fn compiled(spec: &Reduce) -> Arc<Compiled> {
     let plan = plan::cached(spec);
     let rows = RowLayout::new(&plan);
     let program = Program::compile(&plan, &rows);
-    let c = Arc::new(Compiled { plan, rows, program });
+    let c = Arc::new(Compiled {
+        plan,
+        rows,
+        program,
+        #[cfg(target_arch = "x86_64")]
+        jit: Mutex::new(HashMap::new()),
+    });
     let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let map = guard.get_or_insert_with(HashMap::new);
     // A bounded cache: a script generating endless distinct formulas must not grow memory forever.
@@ -168,6 +226,22 @@ pub fn reduce_with<T: Real>(
     Ok(partial_with(spec, inputs, n_out, 0..n_in, opts, level)?.finalize(spec.out_dim))
 }
 
+/// [`reduce_with`] with a given pair engine: what tests compare.
+pub fn reduce_on<T: Real>(
+    spec: &Reduce,
+    inputs: &[ArrayView2<T>],
+    n_out: usize,
+    n_in: usize,
+    opts: &Options,
+    level: SimdLevel,
+    engine: Engine,
+) -> Result<Array2<T>> {
+    if n_in == 0 {
+        return reduce_with(spec, inputs, n_out, n_in, opts, level);
+    }
+    Ok(partial_on(spec, inputs, n_out, 0..n_in, opts, level, engine)?.finalize(spec.out_dim))
+}
+
 /// The partial states of every output row over the slice `range` of the reduced axis (indices
 /// in the states are absolute): combine them with other slices' (`Partial::combine`).
 pub fn partial<T: Real>(
@@ -189,6 +263,19 @@ pub fn partial_with<T: Real>(
     opts: &Options,
     level: SimdLevel,
 ) -> Result<Partial> {
+    partial_on(spec, inputs, n_out, range, opts, level, Engine::Auto)
+}
+
+/// [`partial`] at a given SIMD level with a given engine: what tests compare.
+pub fn partial_on<T: Real>(
+    spec: &Reduce,
+    inputs: &[ArrayView2<T>],
+    n_out: usize,
+    range: Range<usize>,
+    opts: &Options,
+    level: SimdLevel,
+    engine: Engine,
+) -> Result<Partial> {
     if level as u8 > detect_cpu() as u8 {
         return Err(Error::Backend { backend: "cpu".into(), msg: format!("this CPU cannot run {}", level.name()) });
     }
@@ -206,8 +293,7 @@ pub fn partial_with<T: Real>(
         return Ok(result);
     }
     let plan = &c.plan;
-    let inner: Vec<_> =
-        c.program.inner_args.iter().map(|&(arg, dim)| interp::transpose(inputs[arg], dim, range.clone())).collect();
+    let inner = interp::transpose(inputs, &c.program.inner_args, range.clone());
     let job = Job {
         prog: &c.program,
         folder: Folder { layout },
@@ -216,7 +302,24 @@ pub fn partial_with<T: Real>(
         j0: range.start,
         block_scheme: opts.sum_scheme == SumScheme::Block,
     };
-    let slices = slices(n_out, range.len().div_ceil(L));
+    let ntiles = range.len().div_ceil(L);
+    let slices = slices(n_out, ntiles);
+    #[cfg(target_arch = "x86_64")]
+    let kernels = (engine == Engine::Auto && jit_enabled())
+        .then(|| {
+            let mapped = jit::rust_folds(opts, &layout, jit::Elem::of(T::DTYPE));
+            c.jit_kernels(&layout, T::DTYPE, level, mapped).ok()
+        })
+        .flatten();
+    #[cfg(target_arch = "x86_64")]
+    let jit_job = kernels.as_ref().map(|k| jit::run::Job {
+        kernels: k,
+        layout,
+        inner: &inner,
+        n_in: range.len(),
+        j0: range.start,
+        block_scheme: opts.sum_scheme == SumScheme::Block,
+    });
     let outer = spec.axis.outer();
     let ulen = c.rows.len;
     let f64_acc = opts.accumulate_f64 && T::DTYPE == DType::F32;
@@ -235,6 +338,15 @@ pub fn partial_with<T: Real>(
                 c.rows.fill(plan, inputs, outer, row0 + r, ubuf);
             }
             let tiles = tiles.clone();
+            #[cfg(target_arch = "x86_64")]
+            if let Some(jit_job) = &jit_job {
+                match f64_acc {
+                    false => jit::run::fold_rows::<T, T>(jit_job, &ubufs, ulen, tiles, states, &cancelled)?,
+                    true => jit::run::fold_rows::<T, f64>(jit_job, &ubufs, ulen, tiles, states, &cancelled)?,
+                }
+                progress.advance(nrows as u64);
+                return Ok(());
+            }
             // SAFETY: `level` was checked against the running CPU above.
             unsafe {
                 match (level, f64_acc) {

@@ -33,10 +33,12 @@ pub fn flat_mut<T>(rows: &mut [Lanes<T>]) -> &mut [T] {
     unsafe { std::slice::from_raw_parts_mut(rows.as_mut_ptr() as *mut T, rows.len() * L) }
 }
 
-/// The reduced-over variables of one call, transposed into tiles: tile t, component k is
-/// `tiles[t * dim + k]`. Lanes past the last point are zero.
+/// The reduced side's variables of one call, transposed into tiles of `L` points: tile t holds
+/// every component of every variable, `tiles[t * width + k]` being component k (counted over
+/// the variables in the plan's order). Lanes past the last point are zero. The JIT reads the
+/// same layout.
 pub struct InnerData<T> {
-    pub dim: usize,
+    pub width: usize,
     pub tiles: Vec<Lanes<T>>,
 }
 
@@ -50,7 +52,7 @@ enum Arg<'a, T> {
 pub struct TileCtx<'a, T> {
     pub regs: &'a mut [Lanes<T>],
     pub ubuf: &'a [T],
-    pub inner: &'a [InnerData<T>],
+    pub inner: &'a InnerData<T>,
     /// Per-lane operands and result of `Generic` steps, allocated once per block of rows.
     pub scratch: &'a mut Vec<T>,
 }
@@ -72,7 +74,7 @@ impl<T: Real> TileCtx<'_, T> {
     fn rows(&self, src: Src, dim: usize, t: usize) -> &[Lanes<T>] {
         match src {
             Src::R(r) => unsafe { std::slice::from_raw_parts(self.regs.as_ptr().add(r), dim) },
-            Src::In(s) => &self.inner[s].tiles[t * dim..(t + 1) * dim],
+            Src::In(k) => &self.inner.tiles[t * self.inner.width + k..][..dim],
             Src::U(_) => unreachable!("uniform operands are resolved by `arg`"),
         }
     }

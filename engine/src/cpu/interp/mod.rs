@@ -25,17 +25,23 @@ use std::ops::Range;
 /// Tiles per block of the reduced index (the block sum scheme's block is TPB·L points).
 pub const TPB: usize = 16;
 
-/// Transposes rows `range` of a reduced-side variable into tiles of `L` lanes, zero-padded.
-pub fn transpose<T: Real>(a: ArrayView2<T>, dim: usize, range: Range<usize>) -> InnerData<T> {
+/// Transposes rows `range` of the reduced side's variables (`args`: (argument, dimension), in
+/// tile order) into tiles of `L` lanes, zero-padded.
+pub fn transpose<T: Real>(inputs: &[ArrayView2<T>], args: &[(usize, usize)], range: Range<usize>) -> InnerData<T> {
+    let width: usize = args.iter().map(|&(_, d)| d).sum();
     let ntiles = range.len().div_ceil(L);
-    let mut tiles = vec![Lanes::splat(T::zero()); ntiles * dim];
-    for (j, row) in a.outer_iter().skip(range.start).take(range.len()).enumerate() {
-        let (t, l) = (j / L, j % L);
-        for (k, &x) in row.iter().enumerate() {
-            tiles[t * dim + k].0[l] = x;
+    let mut tiles = vec![Lanes::splat(T::zero()); ntiles * width];
+    let mut first = 0;
+    for &(arg, dim) in args {
+        for (j, row) in inputs[arg].outer_iter().skip(range.start).take(range.len()).enumerate() {
+            let (t, l) = (j / L, j % L);
+            for (k, &x) in row.iter().enumerate() {
+                tiles[t * width + first + k].0[l] = x;
+            }
         }
+        first += dim;
     }
-    InnerData { dim, tiles }
+    InnerData { width, tiles }
 }
 
 /// What the rows of one call share.
@@ -43,7 +49,7 @@ pub struct Job<'a, T> {
     pub prog: &'a Program,
     pub folder: Folder,
     /// The reduced side's variables, transposed for the slice `j0 .. j0 + n_in`.
-    pub inner: &'a [InnerData<T>],
+    pub inner: &'a InnerData<T>,
     pub n_in: usize,
     pub j0: usize,
     /// Move sums out of the lanes at the end of every tile block.

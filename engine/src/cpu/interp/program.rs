@@ -19,7 +19,7 @@ pub const L: usize = 64;
 pub enum Src {
     /// Offset in the row's uniform buffer: one value per component, the same for every lane.
     U(usize),
-    /// A reduced-over variable, read from its transposed tile.
+    /// A reduced-side variable: its first component in the tile.
     In(usize),
     /// First row of the register file holding the operand (one row of `L` lanes per component).
     R(usize),
@@ -72,7 +72,7 @@ pub struct Program {
     pub nrows: usize,
     /// The formula (and weight) values per tile: (source, dim). Never `Src::U`.
     pub roots: Vec<(Src, usize)>,
-    /// For each inner slot, the argument it reads and its dimension.
+    /// The reduced side's variables in tile order: (argument, dimension).
     pub inner_args: Vec<(usize, usize)>,
 }
 
@@ -128,11 +128,10 @@ impl Program {
             let dim = plan.values[out].dim;
             loc[out] = Some(match ins {
                 Instr::Load { arg, .. } => {
-                    let slot = p.inner_args.iter().position(|&(a, _)| a == *arg).unwrap_or_else(|| {
-                        p.inner_args.push((*arg, dim));
-                        p.inner_args.len() - 1
-                    });
-                    Src::In(slot)
+                    // The plan loads each variable once, in the order of `KernelPlan::inner_args`.
+                    let first = p.inner_args.iter().map(|&(_, d)| d).sum();
+                    p.inner_args.push((*arg, dim));
+                    Src::In(first)
                 }
                 Instr::Op { op, args, .. } => {
                     let kernel = kernel_for(op);
