@@ -93,12 +93,27 @@ fn synopsis(c: &Command) -> String {
 
 /// `noyau COMMAND --help`: usage, description and options.
 pub fn command_help(c: &Command) -> String {
-    let mut out = format!("Usage: {}\n\n{}.\n\nOptions:\n", synopsis(c), capitalised(c.about));
+    let mut out = format!("Usage: {}\n\n{}.\n\nOptions:\n", synopsis(c), wrap(&capitalised(c.about), 90));
     let width = c.options.iter().map(|(o, _)| o.len()).chain([10]).max().unwrap_or(10);
     for (option, meaning) in c.options.iter().copied().chain([("-h, --help", "print this help")]) {
         out += &format!("  {option:<width$}  {meaning}\n");
     }
     out.trim_end().to_string()
+}
+
+/// `text` on lines of at most `width` characters (words are never cut).
+fn wrap(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines.join("\n")
 }
 
 fn capitalised(s: &str) -> String {
@@ -233,5 +248,6 @@ mod tests {
         assert_eq!(subcommand_help(&["--help"]), None);
         assert_eq!(subcommand_help(&["jupyter", "install", "--prefix", "p", "-h"]).map(|h| h.1), Some(0));
         assert_eq!(subcommand_help(&["nope", "-h"]).map(|h| h.1), Some(2));
+        assert_eq!(wrap("a bb ccc dddd", 6), "a bb\nccc\ndddd");
     }
 }

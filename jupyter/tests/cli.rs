@@ -145,7 +145,7 @@ fn the_repl_continues_incomplete_input_and_prints_values() {
 #[test]
 fn help_usage_and_exit_codes() {
     let out = noyau(&["--help"], None);
-    assert!(out.status.success() && text(&out.stdout).contains("noyau run SCRIPT.rhai"));
+    assert!(out.status.success() && text(&out.stdout).contains("noyau run FILE"));
     let out = noyau(&["help", "sum"], None);
     assert!(out.status.success() && text(&out.stdout).contains("sum(x: Tensor, dim: int) -> Tensor"));
     let out = noyau(&["help"], None);

@@ -88,21 +88,10 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
 
     // A reader task queues the shell requests as they arrive, so that a failed execution can
     // abort the ones already waiting (stop_on_error); they are handled one at a time.
-    let (mut shell_out, mut shell_in) = shell.split();
+    let (mut shell_out, shell_in) = shell.split();
     let (queue_tx, mut queue) = mpsc::unbounded_channel::<Queued>();
-    let reader = queue_tx.clone();
-    tokio::spawn(async move {
-        loop {
-            match shell_in.read().await {
-                Ok(m) => {
-                    if reader.send(Queued::Request(Box::new(m))).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => eprintln!("noyau kernel: shell: message dropped: {e}"),
-            }
-        }
-    });
+    let (stop_aborting, stop_aborting_rx) = mpsc::unbounded_channel::<()>();
+    tokio::spawn(queue::read_shell(shell_in, queue_tx, stop_aborting_rx));
     let mut aborting = false;
     while let Some(item) = queue.recv().await {
         let request = match item {
@@ -139,7 +128,7 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
         if let Some(content) = reply {
             if !aborting && queue::stops_the_queue(&request.content, &content) {
                 aborting = true;
-                tokio::spawn(queue::stop_aborting_after_queued(queue_tx.clone()));
+                let _ = stop_aborting.send(());
             }
             shell_out.send(JupyterMessage::new(content, Some(&request))).await?;
         }

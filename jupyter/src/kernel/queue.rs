@@ -2,14 +2,17 @@
 //! `stop_on_error: false` or `silent`), every execute request already waiting is answered
 //! `status: aborted` without running, until the queue has drained.
 //!
-//! ipykernel sets an "aborting" flag and puts its reset at the end of its message queue, so what
-//! was queued before the reset is aborted and what comes after runs. The shell loop does the
-//! same with [`Queued::StopAborting`], sent after the reader task has had the chance to queue
-//! what the socket already holds. Other requests (completion, history...) are answered as usual
-//! meanwhile. An aborted request gets busy, the reply, idle, and no execute_input, as in ipykernel.
+//! ipykernel sets an "aborting" flag, flushes its socket into its message queue and puts the
+//! flag's reset at the end of the queue, so what had arrived before the error is aborted and
+//! what comes after runs. Here the shell loop sets the flag and asks the reader task
+//! ([`read_shell`]) for the reset: the reader queues every message the socket already holds
+//! first (its `select!` prefers the socket), then [`Queued::StopAborting`]. Other requests
+//! (completion, history...) are answered as usual meanwhile. An aborted request gets busy, the
+//! reply, idle, and no execute_input, as in ipykernel.
 
 use jupyter_protocol::{JupyterMessageContent, ReplyStatus, UnknownMessage};
-use tokio::sync::mpsc::UnboundedSender;
+use jupyter_zmq_client as zmq;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 /// An item of the shell queue.
 pub enum Queued {
@@ -35,17 +38,32 @@ pub fn aborted_reply() -> JupyterMessageContent {
     UnknownMessage { msg_type: "execute_reply".into(), content: serde_json::json!({"status": "aborted"}) }.into()
 }
 
-/// How many times the scheduler runs the other tasks before the end of the abort is queued: the
-/// socket's own tasks and the reader then move what has arrived into the queue first.
-const YIELDS: usize = 16;
-
-/// Queues the end of the abort behind what has arrived by now.
-pub async fn stop_aborting_after_queued(queue: UnboundedSender<Queued>) {
-    for _ in 0..YIELDS {
-        tokio::task::yield_now().await;
+/// The shell socket's reader: queues each request as it arrives (one whose signature fails the
+/// check, or that does not parse, is reported on stderr and dropped) and, when asked through
+/// `stop_aborting`, the end of an abort once the socket has nothing more ready.
+pub async fn read_shell(
+    mut shell: zmq::RouterRecvConnection,
+    queue: UnboundedSender<Queued>,
+    mut stop_aborting: UnboundedReceiver<()>,
+) {
+    loop {
+        let item = tokio::select! {
+            // The socket first: everything already received goes before the end of an abort.
+            biased;
+            read = shell.read() => match read {
+                Ok(m) => Queued::Request(Box::new(m)),
+                Err(e) => {
+                    eprintln!("noyau kernel: shell: message dropped: {e}");
+                    continue;
+                }
+            },
+            Some(()) = stop_aborting.recv() => Queued::StopAborting,
+        };
+        // The loop is gone only when the kernel is shutting down.
+        if queue.send(item).is_err() {
+            break;
+        }
     }
-    // The loop is gone only when the kernel is shutting down.
-    let _ = queue.send(Queued::StopAborting);
 }
 
 #[cfg(test)]

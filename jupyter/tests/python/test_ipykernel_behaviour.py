@@ -145,9 +145,11 @@ def test_completion_lists_the_types_methods_first_with_types_in_the_metadata():
         assert kind["shape"] == "property" and kind["sum"] == "function"
         signature = {t["text"]: t["signature"] for t in types}
         assert signature["sum"].startswith("sum(")
-        # The tensor's own methods, then what accepts any value (print...), in case-insensitive order.
-        assert matches.index("sum") < matches.index("print")
-        own = matches[: matches.index("print")]
+        # The tensor's own methods, then what accepts any value (debug, print...), each group in
+        # case-insensitive order.
+        generic = min(matches.index("debug"), matches.index("print"))
+        assert matches.index("sum") < generic and matches.index("shape") < generic
+        own = matches[:generic]
         assert own == sorted(own, key=str.lower)
         top = replies(kc, [kc.complete("pt", 2)])[0]["content"]
         assert top["metadata"]["_jupyter_types_experimental"][0] == {
