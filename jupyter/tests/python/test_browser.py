@@ -6,11 +6,13 @@ it when missing); Playwright never downloads a browser of its own. Checked:
 - notebook 01, Run All: every cell runs, no error output, the figure is rendered;
 - a new notebook: the completion popup after `x.` + Tab lists the tensor's methods; the toolbar's
   stop button interrupts a long loop and the variables survive; Run All stops at a failing cell.
-A failing test leaves a screenshot of the page in target/browser-test/.
+A failing test leaves a screenshot of the page in target/browser-test/ (every test does with
+NOYAU_SCREENSHOTS=1).
 """
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -73,15 +75,25 @@ def lab():
     # No news or update checks (the machine has no network), no announcements popping up.
     settings = tmp / "settings"
     settings.mkdir()
+    # Every cell in the page (no windowing), and the notebook's own kernel started without asking.
     (settings / "overrides.json").write_text(
-        json.dumps({"@jupyterlab/apputils-extension:notification": {"checkForUpdates": False, "fetchNews": "false"}})
+        json.dumps(
+            {
+                "@jupyterlab/apputils-extension:notification": {"checkForUpdates": False, "fetchNews": "false"},
+                "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none", "autoStartDefaultKernel": True},
+            }
+        )
     )
     port, token = free_port(), "noyau-browser-test"
     log = open(tmp / "lab.log", "w")
     server = subprocess.Popen(
         [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
+            # CI runs as root; no extension manager asking PyPI for extensions.
+            "--allow-root", "--LabApp.extension_manager=readonly",
+            # window.jupyterapp, through which the test reads the notebook's model.
+            "--LabApp.expose_app_in_browser=True",
             f"--LabServerApp.app_settings_dir={settings}",
         ],
         stdout=log,
@@ -124,7 +136,8 @@ def page(lab, request):
         try:
             yield pg
         finally:
-            if getattr(request.node, "failed", False):
+            # NOYAU_SCREENSHOTS=1 keeps them for passing tests too (to look at the page).
+            if getattr(request.node, "failed", False) or os.environ.get("NOYAU_SCREENSHOTS"):
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 shot = SCREENSHOTS / f"{request.node.name}.png"
                 pg.screenshot(path=str(shot), full_page=True)
@@ -134,10 +147,18 @@ def page(lab, request):
 
 def open_notebook(page, name):
     base, token, _ = page.lab
-    page.goto(f"{base}/lab/tree/{name}?token={token}")
-    # The notebook is shown and its kernel (Noyau) is idle.
-    expect(page.locator(".jp-Notebook")).to_be_visible()
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=STEP_TIMEOUT_MS)
+    # `reset`: a fresh workspace, not the tabs that an earlier test left open.
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
+    # The notebook is shown and its kernel (Noyau) has started and is idle.
+    expect(page.locator(".jp-NotebookPanel").filter(visible=True)).to_have_count(1)
+    page.wait_for_function(
+        """() => {
+            const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            const kernel = nb && nb.sessionContext && nb.sessionContext.session && nb.sessionContext.session.kernel;
+            return kernel && kernel.name === 'noyau' && kernel.status === 'idle';
+        }""",
+        timeout=STEP_TIMEOUT_MS,
+    )
 
 
 def run_all(page):
@@ -146,24 +167,54 @@ def run_all(page):
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
 
-def wait_until_done(page, timeout):
-    """Waits until no cell is running or queued ([*]) and the kernel is idle."""
+# The code cells of the current notebook, from its model: execution count, state and outputs.
+CELLS_JS = """() => {
+    const nb = window.jupyterapp.shell.currentWidget;
+    return [...nb.content.model.cells].filter(c => c.type === 'code').map(c => ({
+        count: c.executionCount,
+        running: c.executionState === 'running',
+        outputs: c.outputs.toJSON(),
+    }));
+}"""
+
+
+def cells(page):
+    return page.evaluate(CELLS_JS)
+
+
+def wait_until_done(page, timeout, last_run):
+    """Waits until code cell `last_run` has run (or been skipped, for an aborted one: no cell
+    running, the kernel idle and nothing queued)."""
     page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-            return prompts.length > 0 && prompts.every(p => !p.textContent.includes('*'));
+        """([k]) => {
+            const nb = window.jupyterapp.shell.currentWidget;
+            const code = [...nb.content.model.cells].filter(c => c.type === 'code');
+            const kernel = nb.sessionContext.session.kernel;
+            const prompts = [...nb.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            return code[k].executionCount !== null && code.every(c => c.executionState !== 'running')
+                && kernel.status === 'idle' && prompts.every(p => !p.textContent.includes('*'));
         }""",
+        arg=[last_run],
         timeout=timeout,
     )
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1, timeout=timeout)
+
+
+def code_error_names(page):
+    """The names of the error outputs in the notebook's model."""
+    return [o["ename"] for c in cells(page) for o in c["outputs"] if o["output_type"] == "error"]
+
+
+def code_cells(page):
+    """The code cells of the notebook shown (other tabs are hidden)."""
+    return page.locator(".jp-NotebookPanel").filter(visible=True).locator(".jp-CodeCell")
 
 
 def prompts(page):
-    return [p.strip() for p in page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()]
+    return [p.strip() for p in code_cells(page).locator(".jp-InputPrompt").all_inner_texts()]
 
 
 def cell_editor(page, k):
-    return page.locator(".jp-CodeCell").nth(k).locator(".cm-content")
+    return code_cells(page).nth(k).locator(".cm-content")
 
 
 def test_notebook_01_runs_all_without_errors_and_shows_its_figure(page):
@@ -173,10 +224,13 @@ def test_notebook_01_runs_all_without_errors_and_shows_its_figure(page):
     page.locator(".lm-Menu-itemLabel", has_text="Clear Outputs of All Cells").first.click()
     expect(page.locator(".jp-RenderedImage img")).to_have_count(0)
     run_all(page)
-    wait_until_done(page, RUN_ALL_TIMEOUT_MS)
-    numbers = prompts(page)
-    assert all(p.startswith("[") and p[1:-2].strip().isdigit() for p in numbers), numbers
-    # No error output (errors and stderr both render as this MIME type; notebook 01 writes neither).
+    code = cells(page)
+    wait_until_done(page, RUN_ALL_TIMEOUT_MS, len(code) - 1)
+    code = cells(page)
+    # Every cell ran, in order, without an error output (nor stderr: notebook 01 writes none).
+    assert [c["count"] for c in code] == list(range(1, len(code) + 1)), [c["count"] for c in code]
+    bad = [o for c in code for o in c["outputs"] if o["output_type"] == "error" or o.get("name") == "stderr"]
+    assert not bad, bad
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, errors.all_inner_texts()
     # The figure is drawn: an image that has loaded, with a real size.
@@ -185,7 +239,12 @@ def test_notebook_01_runs_all_without_errors_and_shows_its_figure(page):
     width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
     assert width >= 600, width
     # The formula is typeset (MathJax) from the kernel's LaTeX.
-    expect(page.locator(".jp-RenderedLatex mjx-container").first).to_be_visible()
+    formula = page.locator(".jp-RenderedLatex mjx-container").first
+    formula.scroll_into_view_if_needed()
+    expect(formula).to_be_visible()
+    if os.environ.get("NOYAU_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        formula.screenshot(path=str(SCREENSHOTS / "formula.png"))
 
 
 def test_a_new_notebook_completes_interrupts_and_stops_run_all_at_an_error(page):
@@ -204,7 +263,7 @@ def test_a_new_notebook_completes_interrupts_and_stops_run_all_at_an_error(page)
     # with the tensor's methods.
     cell_editor(page, 0).click()
     page.keyboard.press("Shift+Enter")
-    expect(page.locator(".jp-CodeCell").nth(0).locator(".jp-InputPrompt")).to_have_text("[1]:")
+    expect(code_cells(page).nth(0).locator(".jp-InputPrompt")).to_have_text("[1]:")
     cell_editor(page, 1).click()
     page.keyboard.type("x.")
     page.keyboard.press("Tab")
@@ -217,13 +276,13 @@ def test_a_new_notebook_completes_interrupts_and_stops_run_all_at_an_error(page)
     # A long loop, stopped from the toolbar's stop button: the kernel survives with its variables.
     cell_editor(page, 2).click()
     page.keyboard.press("Shift+Enter")
-    expect(page.locator(".jp-CodeCell").nth(2).locator(".jp-InputPrompt")).to_have_text("[*]:")
+    expect(code_cells(page).nth(2).locator(".jp-InputPrompt")).to_have_text("[*]:")
     time.sleep(1)
     page.locator("jp-button[data-command='notebook:interrupt-kernel'], button[data-command='notebook:interrupt-kernel']").first.click()
-    expect(page.locator(".jp-CodeCell").nth(2).locator(".jp-OutputArea-output")).to_contain_text("Interrupted")
+    expect(code_cells(page).nth(2).locator(".jp-OutputArea-output")).to_contain_text(re.compile("interrupted", re.I))
     cell_editor(page, 3).click()
     page.keyboard.press("Shift+Enter")
-    expect(page.locator(".jp-CodeCell").nth(3).locator(".jp-OutputArea-output")).to_have_text("43")
+    expect(code_cells(page).nth(3).locator(".jp-OutputArea-output")).to_have_text("43")
 
 
 def test_run_all_stops_at_the_first_failing_cell(page):
@@ -234,10 +293,14 @@ def test_run_all_stops_at_the_first_failing_cell(page):
     )
     open_notebook(page, "erreur.ipynb")
     run_all(page)
-    wait_until_done(page, STEP_TIMEOUT_MS)
-    cells = page.locator(".jp-CodeCell")
-    expect(cells.nth(0).locator(".jp-OutputArea-output")).to_have_text("first")
-    expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("ScriptError")
-    # The cell after the error was aborted: no output, no execution count.
-    expect(cells.nth(2).locator(".jp-OutputArea-output")).to_have_count(0)
-    assert prompts(page)[2] == "[ ]:", prompts(page)
+    wait_until_done(page, STEP_TIMEOUT_MS, 1)
+    shown = code_cells(page)
+    expect(shown.nth(0).locator(".jp-OutputArea-output")).to_have_text("first")
+    expect(shown.nth(1).locator(".jp-OutputArea-output")).to_contain_text("sum(dim=9)")
+    assert code_error_names(page) == ["ScriptError"]
+    # The cell after the error was aborted: it never ran, so no output and no execution count.
+    code = cells(page)
+    assert [c["count"] for c in code] == [1, 2, None], code
+    assert code[2]["outputs"] == [], code[2]
+    expect(shown.nth(2).locator(".jp-OutputArea-output")).to_have_count(0)
+    assert prompts(page)[2] in ("[ ]:", ""), prompts(page)
