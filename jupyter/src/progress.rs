@@ -55,17 +55,18 @@ pub fn hook(draw: impl Fn(Shown) + Send + Sync + 'static) -> ProgressHook {
 }
 
 /// One line of text: `sinkhorn  [#########...........]  12/40  ε = 1.2e-2  3.1 s`; without a
-/// known total, the count alone (`compiling  37 crates (noyau_engine)  45.0 s`).
+/// known total, the count and the detail (`compiling Rust  37 crates (noyau_engine)  45.0 s`).
 pub fn line(p: &Progress) -> String {
     let mut out = p.task.clone();
     if p.total > 0 {
         let filled = (p.done.min(p.total) as usize * BAR) / p.total as usize;
         out += &format!("  [{}{}]  {}/{}", "#".repeat(filled), ".".repeat(BAR - filled), p.done, p.total);
+        if !p.detail.is_empty() {
+            out += &format!("  {}", p.detail);
+        }
     } else {
-        out += &format!("  {}", p.done);
-    }
-    if !p.detail.is_empty() {
-        out += &format!("  {}", p.detail);
+        // The detail says what the count counts.
+        out += &format!("  {} {}", p.done, p.detail);
     }
     out + &format!("  {:.1} s", p.elapsed.as_secs_f64())[..]
 }
@@ -145,7 +146,9 @@ mod tests {
         let mut p = report("sinkhorn", 12, 40, 3.04, false);
         p.detail = "ε = 1.2e-2".into();
         assert_eq!(line(&p), "sinkhorn  [#######.................]  12/40  ε = 1.2e-2  3.0 s");
-        assert_eq!(line(&report("compiling", 37, 0, 45.0, false)), "compiling  37  45.0 s");
+        let mut c = report("compiling Rust", 37, 0, 45.0, false);
+        c.detail = "crates (noyau_engine)".into();
+        assert_eq!(line(&c), "compiling Rust  37 crates (noyau_engine)  45.0 s");
         let h = html("a < b", Some(0.5));
         assert!(h.contains("<progress value=\"0.500\"") && h.contains("a &lt; b"), "{h}");
     }

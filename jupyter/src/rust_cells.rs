@@ -256,19 +256,30 @@ fn diagnostic(error: &evcxr::CompilationError, lines: &[&str], name: &str) -> Ve
         }
         None => format!("{name}: {level}{code}: {}", error.message()),
     });
-    // The primary span first, then the others, each under its line.
-    let mut spans: Vec<_> = error.spanned_messages().iter().filter(|m| m.span.is_some()).collect();
-    spans.sort_by_key(|m| !m.is_primary);
-    let width = spans.iter().filter_map(|m| m.span).map(|s| (s.start_line + 1).to_string().len()).max().unwrap_or(1);
-    for m in spans {
-        let Some(span) = m.span else { continue };
+    // Each line with a span once, the primary span's line first, then a marker line per span
+    // on it: carets for the primary span, dashes for the others, each with its label.
+    let mut spans: Vec<_> = error.spanned_messages().iter().filter_map(|m| m.span.map(|s| (s, m))).collect();
+    spans.sort_by_key(|(s, m)| (!m.is_primary, s.start_line, s.start_column));
+    let width = spans.iter().map(|(s, _)| (s.start_line + 1).to_string().len()).max().unwrap_or(1);
+    let mut shown_lines: Vec<usize> = Vec::new();
+    for (span, _) in &spans {
+        if shown_lines.contains(&span.start_line) {
+            continue;
+        }
+        shown_lines.push(span.start_line);
         let Some(text) = lines.get(span.start_line - 1) else { continue };
-        let marks =
-            if span.end_line == span.start_line { span.end_column.saturating_sub(span.start_column) } else { 1 };
-        let mark = if m.is_primary { "^" } else { "-" };
         out.push(format!("{:>width$} | {text}", span.start_line + 1));
-        let label = if m.label.is_empty() { String::new() } else { format!(" {}", m.label) };
-        out.push(format!("{:>width$} | {}{}{label}", "", " ".repeat(span.start_column - 1), mark.repeat(marks.max(1))));
+        for (s, m) in spans.iter().filter(|(s, _)| s.start_line == span.start_line) {
+            let marks = if s.end_line == s.start_line { s.end_column.saturating_sub(s.start_column) } else { 1 };
+            let mark = if m.is_primary { "^" } else { "-" };
+            let label = if m.label.is_empty() { String::new() } else { format!(" {}", m.label) };
+            out.push(format!(
+                "{:>width$} | {}{}{label}",
+                "",
+                " ".repeat(s.start_column - 1),
+                mark.repeat(marks.max(1))
+            ));
+        }
     }
     // Notes and help, as rustc's children (with a suggested replacement when there is one).
     for child in error.json["children"].as_array().into_iter().flatten() {
@@ -288,7 +299,7 @@ fn diagnostic(error: &evcxr::CompilationError, lines: &[&str], name: &str) -> Ve
 }
 
 /// What the process writes on stderr while a Rust cell runs: the crates cargo compiles feed the
-/// progress hook (`compiling Rust  37  noyau_engine  45.0 s`), other lines go to the cell.
+/// progress hook (`compiling Rust  37 crates (noyau_engine)  45.0 s`), other lines go to the cell.
 struct Compiling {
     sink: SharedSink,
     progress: Option<ProgressHook>,
@@ -316,8 +327,9 @@ impl Compiling {
             Some(krate) => {
                 let krate = krate.split_whitespace().next().unwrap_or("").to_string();
                 let done = self.crates.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                *self.last.lock().unwrap_or_else(|e| e.into_inner()) = krate.clone();
-                self.report(done, krate, false);
+                let detail = format!("crates ({krate})");
+                *self.last.lock().unwrap_or_else(|e| e.into_inner()) = detail.clone();
+                self.report(done, detail, false);
             }
             None => (self.sink)(Event::Stderr(line)),
         }

@@ -1,6 +1,6 @@
 """What a user coming from ipykernel expects, over the real protocol (jupyter_client): Run All
-stopping at the first error (stop_on_error), the input history across sessions, and completion
-with type metadata.
+stopping at the first error (stop_on_error), the input history across sessions, completion
+with type metadata, and Rust compile errors with rustc's whole diagnostic.
 
 Each test starts its own kernel, so that the queue, the history file and the scope are its own.
 """
@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from jupyter_client.manager import start_new_kernel
 
 TIMEOUT = 60
+# A first Rust cell that compiles the engine: minutes on a small machine.
+RUST_TIMEOUT = 1200
 
 
 @contextmanager
@@ -26,10 +28,10 @@ def kernel(**env):
         km.shutdown_kernel(now=True)
 
 
-def replies(kc, msg_ids):
+def replies(kc, msg_ids, timeout=TIMEOUT):
     """The shell replies to `msg_ids`, in that order (other replies are skipped)."""
     found = {}
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + timeout
     while len(found) < len(msg_ids):
         msg = kc.get_shell_msg(timeout=max(1, deadline - time.monotonic()))
         parent = msg["parent_header"].get("msg_id")
@@ -159,3 +161,21 @@ def test_completion_lists_the_types_methods_first_with_types_in_the_metadata():
             "type": "instance",
             "signature": "Tensor",
         }
+
+
+def test_a_rust_compile_error_shows_rustcs_whole_diagnostic():
+    # The first Rust cell starts evcxr (and compiles the engine unless NOYAU_RUST_CELLS_DIR
+    # already holds it, as in the test command).
+    with kernel() as kc:
+        reply = replies(kc, [kc.execute('%%rust\nlet x: i32 = "a";\nx')], timeout=RUST_TIMEOUT)[0]["content"]
+        assert reply["status"] == "error" and reply["ename"] == "CompilationError", reply
+        assert reply["traceback"] == [
+            "In[1]:2:14: error[E0308]: mismatched types",
+            '2 | let x: i32 = "a";',
+            "  |              ^^^ expected `i32`, found `&str`",
+            "  |        --- expected due to this",
+            "(rustc --explain E0308 explains this error)",
+        ], reply["traceback"]
+        # The Rust state survives the error, and Rhai cells still run.
+        assert run(kc, "%%rust\nlet v: Vec<f64> = vec![1.0, 2.0];\nv.iter().sum::<f64>()")["content"]["status"] == "ok"
+        assert run(kc, "1 + 1")["content"]["status"] == "ok"
