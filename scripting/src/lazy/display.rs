@@ -36,9 +36,32 @@ pub(crate) fn names(vars: &[Binding]) -> Vec<String> {
         .collect()
 }
 
-/// The formula in the formula language, variables written with `names`.
+/// Formulas whose printed tree would have more operations than this are described instead of
+/// printed: a DAG built by `f = f + f` in a loop prints exponentially long.
+const MAX_PRINTED: u64 = 20_000;
+
+/// The formula in the formula language, variables written with `names`; too large a formula
+/// (more than [`MAX_PRINTED`] operations once its shared parts are written out) is described by
+/// its size instead.
 pub(crate) fn formula(e: &Expr, names: &[String]) -> String {
+    let (tree, distinct) = sizes(e);
+    if tree > MAX_PRINTED {
+        let tree = if tree == u64::MAX { "too many".to_string() } else { tree.to_string() };
+        return format!("<a formula of {tree} operations ({distinct} distinct), too large to print>");
+    }
     to_string_with(e, &|index, _, _| names.get(index).cloned())
+}
+
+/// The number of operations of the formula written out as a tree (saturating), and of distinct
+/// ones (its DAG), without recursion.
+fn sizes(e: &Expr) -> (u64, usize) {
+    let order = Expr::topo_order(std::slice::from_ref(e));
+    let mut tree: std::collections::HashMap<&Expr, u64> = std::collections::HashMap::with_capacity(order.len());
+    for n in &order {
+        let size = n.args().iter().fold(1u64, |acc, a| acc.saturating_add(tree.get(a).copied().unwrap_or(1)));
+        tree.insert(n, size);
+    }
+    (tree.get(e).copied().unwrap_or(1), order.len())
 }
 
 /// A formula cut to a length that fits in an error message.
@@ -513,12 +536,17 @@ mod tests {
             .unwrap();
         assert!(text.len() < 20_000, "{} characters", text.len());
         assert!(text.starts_with("\\exp\\left(\\exp\\left(") && text.contains("\\cdots"), "{text}");
-        // A DAG whose tree is exponential (f + f, 60 times) is cut by the node budget.
+        // A DAG whose tree is exponential (f + f, 70 times) is cut by the node budget, and
+        // described rather than printed in the formula language.
         let mut g = x;
-        for _ in 0..60 {
+        for _ in 0..70 {
             g = g.clone().add(g).unwrap();
         }
         let text = latex(&g, &[name("x_{i}")]);
         assert!(text.len() < 20_000 && text.contains("\\cdots"), "{} characters", text.len());
+        assert_eq!(
+            formula(&g, &["x_i".into()]),
+            "<a formula of too many operations (71 distinct), too large to print>"
+        );
     }
 }
