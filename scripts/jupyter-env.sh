@@ -5,9 +5,10 @@
 #
 # The kernelspec is installed into a temporary prefix found through JUPYTER_PATH, and Jupyter's
 # data, runtime and config folders are temporary too, so nothing outside the repository and /tmp
-# is touched; the folder is removed when the sourcing script exits.
+# is touched (the kernels' history included); the folder is removed when the sourcing script exits.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-noyau="$root/target/release/noyau"
+# NOYAU_BIN overrides the binary (a debug build while developing, say).
+noyau="${NOYAU_BIN:-$root/target/release/noyau}"
 if [ ! -x "$noyau" ]; then
     echo "error: $noyau is missing: build it first (cargo build --release -p noyau-jupyter)" >&2
     exit 1
@@ -22,4 +23,6 @@ export JUPYTER_DATA_DIR="$jupyter_tmp/data" JUPYTER_RUNTIME_DIR="$jupyter_tmp/ru
     echo "error: the kernelspec is not visible to Jupyter" >&2
     exit 1
 }
+# The kernels' input history goes to the temporary folder too, not to the user's.
+export NOYAU_HISTORY="$jupyter_tmp/history.jsonl"
 export PYTHONDONTWRITEBYTECODE=1

@@ -32,6 +32,20 @@ def timeout_for(cell):
     return RUST_TIMEOUT if cell.source.lstrip().startswith("%%rust") else CELL_TIMEOUT
 
 
+def is_progress(output):
+    """Whether an output is the kernel's progress display of long work (its metadata says so):
+    whether it appears depends on the machine's speed, so it is neither saved nor compared."""
+    return output.get("metadata", {}).get("noyau", {}).get("progress", False)
+
+
+def without_progress(nb):
+    """The notebook with its progress displays removed."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not is_progress(o)]
+    return nb
+
+
 def execute(path):
     """The notebook at `path` executed by a fresh kernel, and the seconds it took; raises
     nbclient's CellExecutionError on the first failing cell."""
@@ -64,7 +78,7 @@ def main(argv):
         nb, seconds = execute(path)
         total += seconds
         if args.save:
-            nbformat.write(nb, path)
+            nbformat.write(without_progress(nb), path)
         saved = f", saved ({path.stat().st_size / 1e6:.2f} MB)" if args.save else ""
         print(f"{path.name}: {seconds:.1f} s{saved}", flush=True)
     print(f"{len(paths)} notebook(s) in {total:.1f} s")

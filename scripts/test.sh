@@ -13,6 +13,10 @@ echo "$NOYAU_NVRTC_PATH"
 
 FEATURES=(--features noyau-engine/cuda)
 
+# Rust cells compile noyau-engine with evcxr: the runs that do it (the CLI test, notebook 07
+# headless, then through the kernel) share one build folder, so the engine is compiled once.
+export NOYAU_RUST_CELLS_DIR="$PWD/target/rust-cells"
+
 echo "== format and lints"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets "${FEATURES[@]}" -- -D warnings

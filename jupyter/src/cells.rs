@@ -122,6 +122,21 @@ impl Cells {
         self.interrupter.clone()
     }
 
+    /// Shows what the process writes on stderr while a Rust cell runs (cargo's progress while
+    /// it compiles) in the cell's output: for the kernel, whose sink does not write on stderr.
+    pub fn stream_compile_output(&mut self) {
+        #[cfg(feature = "rust-cells")]
+        self.rust.stream_compile_output();
+    }
+
+    /// Where long work reports its progress: reductions and Sinkhorn loops of Rhai cells, and
+    /// the compile of Rust cells.
+    pub fn set_progress(&mut self, hook: noyau_engine::progress::ProgressHook) {
+        #[cfg(feature = "rust-cells")]
+        self.rust.set_progress(hook.clone());
+        self.session.context().set_progress(Some(hook));
+    }
+
     /// Runs one cell (named `name` in error positions) and returns the bundle showing its value,
     /// empty when the cell ends with a statement.
     pub fn run(&mut self, source: &str, name: &str) -> Result<Bundle, CellError> {
@@ -130,7 +145,7 @@ impl Cells {
         }
         let interrupted = || self.interrupter.cancel.load(Ordering::Relaxed);
         let value = self.session.eval(source, name).map_err(|e| CellError::from_script(&e, interrupted()))?;
-        Ok(value_bundle(self.session.engine(), &value))
+        Ok(value_bundle(&self.session, &value))
     }
 
     #[cfg(feature = "rust-cells")]

@@ -7,19 +7,21 @@ use noyau_engine::Tensor;
 use noyau_scripting::lazy::LazyTensor;
 use noyau_scripting::plot::{self, Figure};
 use noyau_scripting::values::display_value;
-use rhai::{Dynamic, Engine};
+use noyau_scripting::Session;
+use rhai::Dynamic;
 
 /// (MIME type, data) pairs, as in `Event::Display`; images are base64.
 pub type Bundle = Vec<(String, String)>;
 
-/// The bundle showing `value`; empty for unit (a cell ending with a statement shows nothing).
-pub fn value_bundle(engine: &Engine, value: &Dynamic) -> Bundle {
-    let Some(text) = display_value(engine, value) else { return Vec::new() };
+/// The bundle showing `value`, a value of `session`; empty for unit (a cell ending with a
+/// statement shows nothing). LaTeX names a formula's variables as the session's scope does.
+pub fn value_bundle(session: &Session, value: &Dynamic) -> Bundle {
+    let Some(text) = display_value(session.engine(), value) else { return Vec::new() };
     let mut bundle = vec![("text/plain".to_string(), text)];
     if let Some(t) = value.read_lock::<Tensor>() {
         bundle.push(("text/html".into(), tensor_html(&t)));
     } else if let Some(lazy) = value.read_lock::<LazyTensor>() {
-        bundle.push(("text/latex".into(), format!("${}$", lazy.latex())));
+        bundle.push(("text/latex".into(), format!("${}$", lazy.latex_in(session.scope()))));
     } else if let Some(fig) = value.read_lock::<Figure>() {
         // A figure that cannot be drawn still shows its text description.
         if let Ok(png) = plot::to_png(&fig) {
@@ -78,12 +80,11 @@ fn num(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use noyau_scripting::Session;
 
     fn bundle_of(code: &str) -> Bundle {
         let mut s = Session::new();
         let v = s.eval(code, "test").unwrap();
-        value_bundle(s.engine(), &v)
+        value_bundle(&s, &v)
     }
 
     fn mimes(b: &Bundle) -> Vec<&str> {
@@ -98,7 +99,14 @@ mod tests {
         assert!(t[1].1.contains("<td>4.5</td>"), "{}", t[1].1);
         let lazy = bundle_of("let x = Vi(tensor([[1.0], [2.0]])); let y = Vj(tensor([[0.5]])); (x - y).exp()");
         assert_eq!(mimes(&lazy), ["text/plain", "text/latex"]);
-        assert_eq!(lazy[1].1, "$e^{x_{i} - y_{j}}$");
+        // `x` and `y` are the script's names of these variables.
+        assert_eq!(lazy[1].1, "$\\exp\\left(x - y\\right)$");
+        // Parameters and tensors by the script's names, the Gaussian as one writes it.
+        let gauss = bundle_of(
+            "let x = tensor([[1.0], [2.0]]); let y_j = Vj(tensor([[0.5]])); let sigma = Pm(0.3);\n\
+             (-((Vi(x) - y_j) ** 2).sum(-1) / (2 * sigma ** 2)).exp()",
+        );
+        assert_eq!(gauss[1].1, "$\\exp\\left(-\\frac{\\left\\|x_{i} - y_{j}\\right\\|^{2}}{2 \\sigma^{2}}\\right)$");
         let fig = bundle_of("scatter(tensor([[0.0, 1.0], [1.0, 0.0]]))");
         assert_eq!(mimes(&fig), ["text/plain", "image/png"]);
         assert_eq!(bundle_of("let a = 1;"), Bundle::new());

@@ -17,6 +17,7 @@ const CONTINUE: &str = "   ... ";
 /// Runs the REPL until end of input (Ctrl-D); Ctrl-C abandons the input being typed.
 pub fn run(session: &mut Session) -> anyhow::Result<()> {
     let mut editor = DefaultEditor::new()?;
+    session.context().set_progress(crate::progress::terminal_hook());
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".noyau_history"));
     if let Some(h) = &history {
         // A missing history file is normal on first use.

@@ -145,7 +145,7 @@ fn the_repl_continues_incomplete_input_and_prints_values() {
 #[test]
 fn help_usage_and_exit_codes() {
     let out = noyau(&["--help"], None);
-    assert!(out.status.success() && text(&out.stdout).contains("noyau run SCRIPT.rhai"));
+    assert!(out.status.success() && text(&out.stdout).contains("noyau run FILE"));
     let out = noyau(&["help", "sum"], None);
     assert!(out.status.success() && text(&out.stdout).contains("sum(x: Tensor, dim: int) -> Tensor"));
     let out = noyau(&["help"], None);
@@ -153,7 +153,29 @@ fn help_usage_and_exit_codes() {
     assert_eq!(noyau(&["help", "sumn"], None).status.code(), Some(1));
     assert_eq!(noyau(&[], None).status.code(), Some(2));
     assert_eq!(noyau(&["frobnicate"], None).status.code(), Some(2));
+    assert_eq!(noyau(&["frobnicate", "--help"], None).status.code(), Some(2));
     let out = noyau(&["run", "/no/such/script.rhai"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read /no/such/script.rhai"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn every_subcommand_answers_help_with_its_options() {
+    for (args, expected) in [
+        (&["run", "--help"][..], &["Usage: noyau run FILE", "-h, --help"][..]),
+        (&["repl", "-h"], &["Usage: noyau repl"]),
+        (&["help", "--help"], &["Usage: noyau help [NAME]"]),
+        (&["jupyter", "install", "--help"], &["--user", "--sys-prefix", "--prefix PATH"]),
+        (&["jupyter", "--help"], &["noyau jupyter install"]),
+        (&["kernel", "--help"], &["--connection-file FILE"]),
+    ] {
+        let out = noyau(args, None);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        for e in expected {
+            assert!(stdout.contains(e), "{args:?}: {e:?} missing from\n{stdout}");
+        }
+    }
+    // `--help` is never mistaken for a file to run or a folder to install into.
+    assert!(!Path::new("--help").exists());
 }

@@ -1,5 +1,6 @@
 //! The state shared by a session's registered functions: defaults, random generator, output sink, interrupts.
 
+use noyau_engine::progress::ProgressHook;
 use noyau_engine::random::Rng;
 use noyau_engine::spec::{Backend, Options};
 use noyau_engine::DType;
@@ -36,6 +37,9 @@ pub struct Context {
     pub base_dir: RefCell<PathBuf>,
     /// How many figures `show` has written in `noyau run` (they are numbered).
     pub figures: Cell<usize>,
+    /// Where reductions and Sinkhorn loops report their progress (a terminal bar, a Jupyter
+    /// display), if anywhere.
+    progress: RefCell<Option<ProgressHook>>,
 }
 
 impl Context {
@@ -48,6 +52,7 @@ impl Context {
             cancel: Arc::new(AtomicBool::new(false)),
             base_dir: RefCell::new(PathBuf::from(".")),
             figures: Cell::new(0),
+            progress: RefCell::new(None),
         })
     }
 
@@ -61,9 +66,20 @@ impl Context {
         *self.sink.borrow_mut() = sink;
     }
 
-    /// The options every reduction of this session runs with.
+    /// Sets where long computations report their progress (None: nowhere).
+    pub fn set_progress(&self, hook: Option<ProgressHook>) {
+        *self.progress.borrow_mut() = hook;
+    }
+
+    /// The options every reduction of this session runs with (and `samples_loss`'s, whose
+    /// Sinkhorn loop reports through the same progress hook).
     pub fn options(&self) -> Options {
-        Options { backend: self.backend.get(), cancel: Some(self.cancel.clone()), ..Options::default() }
+        Options {
+            backend: self.backend.get(),
+            cancel: Some(self.cancel.clone()),
+            progress: self.progress.borrow().clone(),
+            ..Options::default()
+        }
     }
 
     pub fn interrupted(&self) -> bool {

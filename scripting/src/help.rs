@@ -85,7 +85,9 @@ fn collect(engine: &Engine, include_std: bool) -> (Vec<Entry>, Vec<String>) {
         .flatten()
         .filter_map(|f| entry(f, !f["fullHash"].as_u64().is_some_and(|h| our_hashes.contains(&h))))
         .collect();
-    entries.sort_by_key(|e| e.std);
+    // Rhai's metadata comes out of hash maps, in an order that changes between runs: sorted, the
+    // overloads of a name are always listed alike (in help, tooltips and completion).
+    entries.sort_by(|a, b| (a.std, &a.doc.name, &a.doc.signature).cmp(&(b.std, &b.doc.name, &b.doc.signature)));
     (entries, types)
 }
 
@@ -348,6 +350,18 @@ mod tests {
         assert!(text.contains("LazyTensor(x: Tensor"), "the constructor's overloads:\n{text}");
         assert!(text.contains("LazyTensor: its methods and properties"), "the type's methods:\n{text}");
         assert!(text.contains("sqnorm2"), "a method of LazyTensor:\n{text}");
+    }
+
+    #[test]
+    fn overloads_are_listed_in_a_fixed_order() {
+        let session = Session::new();
+        let text = help_for(session.engine(), "sum").unwrap();
+        let signatures: Vec<&str> = text.lines().filter(|l| l.starts_with("sum(")).collect();
+        assert!(signatures.len() > 1, "{text}");
+        let mut sorted = signatures.clone();
+        sorted.sort();
+        assert_eq!(signatures, sorted, "overloads in signature order, the same in every run");
+        assert_eq!(text, help_for(Session::new().engine(), "sum").unwrap());
     }
 
     #[test]

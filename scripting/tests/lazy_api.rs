@@ -328,9 +328,7 @@ fn printing_shows_the_formula_with_readable_names() {
     let text = r.string("(Vi(x) * Pm(w) + Vj(y) * Pm(w) - Vi(a).extract(0, 3) * Vj(y).sqnorm2()).formula()");
     expect_test::expect!["x_i * p + y_j * p - Extract(u_i, 0, 3) * SqNorm2(y_j)"].assert_eq(&text);
     let text = r.string("let u = Vi(x) - Vj(y); ((-u.sqnorm2() * 0.5).exp() / (1 + (u | Pm(w))).sqrt()).latex()");
-    expect_test::expect![[
-        r#"\frac{e^{-\left\|x_{i} - y_{j}\right\|^{2} \, 0.5}}{\sqrt{1.0 + \langle x_{i} - y_{j}, p \rangle}}"#
-    ]]
+    expect_test::expect![[r#"\frac{\exp\left(-0.5 \left\|x_{i} - y_{j}\right\|^{2}\right)}{\sqrt{1 + \left\langle x_{i} - y_{j}, p \right\rangle}}"#]]
     .assert_eq(&text);
     assert_eq!(r.string("`${Vi(x)}`"), "LazyTensor(formula=x_i, shape=(7, 1, 3))");
 }

@@ -13,10 +13,13 @@ use noyau_scripting::help::{function_docs, help_for, FnDoc};
 use noyau_scripting::values::display_value;
 use noyau_scripting::Session;
 
-/// Matches for the word ending at the cursor, and the character range they replace.
+/// Matches for the word ending at the cursor, with their kinds, and the character range they replace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     pub matches: Vec<String>,
+    /// For each match: its kind (`function`, `property`, `instance`, `keyword`), as IPython
+    /// names them in `_jupyter_types_experimental`, and its signature (empty when it has none).
+    pub kinds: Vec<(&'static str, String)>,
     pub cursor_start: usize,
     pub cursor_end: usize,
 }
@@ -39,14 +42,21 @@ fn word_start(chars: &[char], end: usize) -> usize {
     k
 }
 
+/// A candidate: its text, kind and signature.
+type Candidate = (String, &'static str, String);
+
 /// Completions at `cursor_pos` (a character offset) in `code`.
+///
+/// After `value.`, the methods and properties of the value's type come first, then those that
+/// merely accept any value (`print`, `to_string`...); an unknown receiver gets every method.
+/// Within a group, names are in case-insensitive order, each once.
 pub fn complete(session: &Session, code: &str, cursor_pos: usize) -> Completion {
     let chars: Vec<char> = code.chars().collect();
     let end = cursor_pos.min(chars.len());
     let start = word_start(&chars, end);
     let prefix: String = chars[start..end].iter().collect();
     let docs = function_docs(session.engine());
-    let mut names: Vec<String> = if start > 0 && chars[start - 1] == '.' {
+    let groups: Vec<Vec<Candidate>> = if start > 0 && chars[start - 1] == '.' {
         let receiver: String = chars[word_start(&chars, start - 1)..start - 1].iter().collect();
         // A number before the dot (`1.5`) is not a receiver.
         if receiver.chars().next().is_some_and(|c| c.is_ascii_digit()) {
@@ -56,27 +66,54 @@ pub fn complete(session: &Session, code: &str, cursor_pos: usize) -> Completion 
                 .scope()
                 .get_value::<rhai::Dynamic>(&receiver)
                 .map(|v| session.engine().map_type_name(v.type_name()).to_string());
-            docs.iter()
-                .filter(|d| receiver_type(d).is_some_and(|t| ty.as_deref().is_none_or(|ty| accepts(&t, ty))))
-                .map(|d| d.name.clone())
-                .collect()
+            methods(&docs, ty.as_deref())
         }
     } else {
         let functions = docs
             .iter()
-            .filter(|d| d.name.starts_with(|c: char| c.is_alphabetic() || c == '_') && d.signature.contains('('));
-        functions
-            .map(|d| d.name.clone())
-            .chain(session.scope().iter_raw().map(|(name, _, _)| name.to_string()))
-            .chain(session.script_functions())
-            .chain(declared_names(code))
-            .chain(KEYWORDS.iter().map(|k| k.to_string()))
-            .collect()
+            .filter(|d| d.name.starts_with(|c: char| c.is_alphabetic() || c == '_') && d.signature.contains('('))
+            .map(|d| (d.name.clone(), "function", d.signature.clone()));
+        let variables = session.scope().iter_raw().map(|(name, _, v)| {
+            (name.to_string(), "instance", session.engine().map_type_name(v.type_name()).to_string())
+        });
+        let script_functions = session.script_functions().into_iter().map(|f| (f, "function", String::new()));
+        let declared = declared_names(code).into_iter().map(|n| (n, "instance", String::new()));
+        let keywords = KEYWORDS.iter().map(|k| (k.to_string(), "keyword", String::new()));
+        vec![functions.chain(variables).chain(script_functions).chain(declared).chain(keywords).collect()]
     };
-    names.retain(|n| n.starts_with(&prefix) && is_ident_str(n));
-    names.sort();
-    names.dedup();
-    Completion { matches: names, cursor_start: start, cursor_end: end }
+    let mut matches = Vec::new();
+    let mut kinds = Vec::new();
+    for mut group in groups {
+        group.retain(|(n, _, _)| n.starts_with(&prefix) && is_ident_str(n));
+        group.sort_by(|a, b| (a.0.to_lowercase(), &a.0).cmp(&(b.0.to_lowercase(), &b.0)));
+        for (name, kind, signature) in group {
+            if !matches.contains(&name) {
+                matches.push(name);
+                kinds.push((kind, signature));
+            }
+        }
+    }
+    Completion { matches, kinds, cursor_start: start, cursor_end: end }
+}
+
+/// The methods and properties for a receiver of type `ty`: those of the type itself, then those
+/// taking any value; for an unknown type, all of them in one group.
+fn methods(docs: &[FnDoc], ty: Option<&str>) -> Vec<Vec<Candidate>> {
+    let candidate = |d: &FnDoc| {
+        let kind = if d.signature.contains('(') { "function" } else { "property" };
+        (d.name.clone(), kind, d.signature.clone())
+    };
+    let receivers = docs.iter().filter_map(|d| receiver_type(d).map(|t| (d, t)));
+    let Some(ty) = ty else { return vec![receivers.map(|(d, _)| candidate(d)).collect()] };
+    let (mut own, mut generic) = (Vec::new(), Vec::new());
+    for (d, t) in receivers {
+        match accepts(&t, ty) {
+            Some(Accepts::Exactly) => own.push(candidate(d)),
+            Some(Accepts::AnyValue) => generic.push(candidate(d)),
+            None => {}
+        }
+    }
+    vec![own, generic]
 }
 
 /// Names the code being typed declares (`let x`, `const N`, `fn f`): not run yet, so not in scope.
@@ -101,9 +138,16 @@ fn receiver_type(d: &FnDoc) -> Option<String> {
     (!ty.is_empty()).then(|| ty.to_string())
 }
 
-/// Whether a parameter typed `param` (as documented: `Tensor`, `&mut Figure`, `Tensor | array`,
-/// Rhai's `&mut Array`, `i64`...) takes a value whose type is named `value`.
-fn accepts(param: &str, value: &str) -> bool {
+/// How a parameter takes a value: as its own type, or as any value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Accepts {
+    Exactly,
+    AnyValue,
+}
+
+/// Whether (and how) a parameter typed `param` (as documented: `Tensor`, `&mut Figure`,
+/// `Tensor | array`, Rhai's `&mut Array`, `i64`, `Dynamic`...) takes a value of type `value`.
+fn accepts(param: &str, value: &str) -> Option<Accepts> {
     let norm = |t: &str| -> String {
         let t = t.trim().trim_start_matches("&mut ").trim_start_matches('&').trim().to_lowercase();
         match t.as_str() {
@@ -114,10 +158,14 @@ fn accepts(param: &str, value: &str) -> bool {
         }
     };
     let value = norm(value);
-    param.split('|').any(|p| {
-        let p = norm(p);
-        p == value || p == "dynamic" || p == "?"
-    })
+    let kinds: Vec<String> = param.split('|').map(norm).collect();
+    if kinds.contains(&value) {
+        Some(Accepts::Exactly)
+    } else if kinds.iter().any(|p| p == "dynamic" || p == "?") {
+        Some(Accepts::AnyValue)
+    } else {
+        None
+    }
 }
 
 /// The documentation for the name under the cursor (or of the call the cursor is in): a
@@ -209,6 +257,13 @@ mod tests {
         assert_eq!(matches(&s, "my_k"), ["my_kernel"]);
         assert!(matches(&s, "whi").contains(&"while".to_string()));
         assert_eq!(matches(&s, "let zz_unique = 1; fn zz_f() {} zz_"), ["zz_f", "zz_unique"]);
+        // Case-insensitive order: `LazyTensor` among the l's, not before every lower-case name.
+        let l = matches(&s, "l");
+        let mut sorted = l.clone();
+        sorted.sort_by_key(|n| n.to_lowercase());
+        assert_eq!(l, sorted);
+        let c = complete(&s, "poi", 3);
+        assert_eq!(c.kinds, [("instance", "Tensor".to_string())]);
         let c = complete(&s, "x = ra", 6);
         assert_eq!((c.cursor_start, c.cursor_end), (4, 6));
         assert!(c.matches.contains(&"randn".to_string()) && c.matches.contains(&"rand".to_string()));
@@ -223,6 +278,20 @@ mod tests {
         let on_int = matches(&s, "count.");
         assert!(!on_int.contains(&"shape".to_string()), "{on_int:?}");
         assert!(matches(&s, "1.").is_empty());
+        // The tensor's own methods first, then what takes any value (print...), each group in
+        // case-insensitive order.
+        let position = |name: &str| m.iter().position(|n| n == name).unwrap_or_else(|| panic!("{name}: {m:?}"));
+        let generic = ["debug", "print"].map(position).into_iter().min().unwrap();
+        assert!(position("sum") < generic && position("shape") < generic, "{m:?}");
+        let own: Vec<&String> = m[..generic].iter().collect();
+        let mut sorted = own.clone();
+        sorted.sort_by_key(|n| n.to_lowercase());
+        assert_eq!(own, sorted);
+        let c = complete(&s, "points.", 7);
+        assert_eq!(c.kinds.len(), c.matches.len());
+        assert_eq!(c.kinds[position("shape")].0, "property");
+        assert_eq!(c.kinds[position("sum")].0, "function");
+        assert!(c.kinds[position("sum")].1.starts_with("sum("), "{:?}", c.kinds[position("sum")]);
         // Characters, not bytes: the position after "é." is 8.
         assert_eq!(complete(&s, "\"é\"; points.sh", 14).cursor_start, 12);
     }

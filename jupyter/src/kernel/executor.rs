@@ -1,7 +1,8 @@
 //! The executor thread: it owns the cells' state and answers the shell requests that need it
-//! (execute, complete, inspect, is_complete), one at a time, while outputs go to iopub.
+//! (execute, complete, inspect, is_complete, history), one at a time, while outputs go to iopub.
 
-use super::{complete, replies};
+use super::history::{self, History};
+use super::{complete, progress_display, replies};
 use crate::cells::{Cells, Interrupter, SharedSink};
 use crate::display::Bundle;
 use jupyter_protocol::{
@@ -26,7 +27,10 @@ pub fn spawn(iopub: UnboundedSender<JupyterMessage>) -> anyhow::Result<(mpsc::Se
         // The request whose cell is running: outputs are its children.
         let parent: Arc<Mutex<Option<JupyterMessage>>> = Arc::new(Mutex::new(None));
         let mut cells = Cells::new(sink(iopub.clone(), parent.clone()));
+        cells.set_progress(progress_display::hook(iopub.clone(), parent.clone()));
+        cells.stream_compile_output();
         let _ = ready_tx.send(cells.interrupter());
+        let mut history = History::open(history::default_path());
         let mut count = 0usize;
         for job in jobs_rx {
             let content = match &job.request.content {
@@ -35,8 +39,12 @@ pub fn spawn(iopub: UnboundedSender<JupyterMessage>) -> anyhow::Result<(mpsc::Se
                     let reply =
                         execute(&mut cells, &iopub, &job.request, &r.code, r.silent, r.store_history, &mut count);
                     *parent.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    if r.store_history && !r.silent {
+                        history.record(count, &r.code);
+                    }
                     reply
                 }
+                JupyterMessageContent::HistoryRequest(r) => history.reply(r),
                 JupyterMessageContent::CompleteRequest(r) => {
                     replies::complete(&complete::complete(cells.session(), &r.code, r.cursor_pos))
                 }

@@ -9,17 +9,23 @@
 //! and one iopub writer that keeps the order of outputs); cells run on the executor thread
 //! (`executor.rs`), which owns the Rhai session. So the control channel answers while a cell
 //! runs, and its `interrupt_request` sets the session's cancel flag (the state stays).
-//! `complete.rs` holds completion, inspection and is_complete, `install.rs` the kernelspec.
+//! `complete.rs` holds completion, inspection and is_complete, `install.rs` the kernelspec,
+//! `history.rs` the input history, `queue.rs` the abort of queued executions after an error
+//! (stop_on_error, as ipykernel does it), and `progress_display.rs` the progress of long work.
 
 pub mod complete;
 mod executor;
+pub mod history;
 pub mod install;
+mod progress_display;
+mod queue;
 mod replies;
 
 use anyhow::{bail, Context as _};
 use executor::Job;
 use jupyter_protocol::{ConnectionInfo, InterruptReply, JupyterMessage, JupyterMessageContent, ShutdownReply, Status};
 use jupyter_zmq_client as zmq;
+use queue::Queued;
 use std::path::Path;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,7 +44,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
 
 async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
     let session = uuid::Uuid::new_v4().to_string();
-    let mut shell = zmq::create_kernel_shell_connection(&info, &session).await?;
+    let shell = zmq::create_kernel_shell_connection(&info, &session).await?;
     let mut control = zmq::create_kernel_control_connection(&info, &session).await?;
     let mut iopub = zmq::create_kernel_iopub_connection(&info, &session).await?;
     // Bound so that clients can connect; cells never ask for input.
@@ -80,23 +86,37 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
         }
     });
 
-    // Shell requests are handled one at a time, as Jupyter expects; each is framed by busy/idle.
-    loop {
-        let request = next_request(&mut shell, "shell").await;
+    // A reader task queues the shell requests as they arrive, so that a failed execution can
+    // abort the ones already waiting (stop_on_error); they are handled one at a time.
+    let (mut shell_out, shell_in) = shell.split();
+    let (queue_tx, mut queue) = mpsc::unbounded_channel::<Queued>();
+    let (stop_aborting, stop_aborting_rx) = mpsc::unbounded_channel::<()>();
+    tokio::spawn(queue::read_shell(shell_in, queue_tx, stop_aborting_rx));
+    let mut aborting = false;
+    while let Some(item) = queue.recv().await {
+        let request = match item {
+            Queued::Request(r) => *r,
+            Queued::StopAborting => {
+                aborting = false;
+                continue;
+            }
+        };
+        // Each request is framed by busy/idle on iopub.
         let _ = iopub_tx.send(JupyterMessage::new(Status::busy(), Some(&request)));
         let reply: Option<JupyterMessageContent> = match &request.content {
+            JupyterMessageContent::ExecuteRequest(_) if aborting => Some(queue::aborted_reply()),
             JupyterMessageContent::KernelInfoRequest(_) => Some(replies::kernel_info().into()),
             JupyterMessageContent::CommInfoRequest(_) => Some(jupyter_protocol::CommInfoReply::default().into()),
-            JupyterMessageContent::HistoryRequest(_) => Some(jupyter_protocol::HistoryReply::new(Vec::new()).into()),
             JupyterMessageContent::ShutdownRequest(r) => {
                 let reply = ShutdownReply { restart: r.restart, ..Default::default() };
-                let _ = shell.send(JupyterMessage::new(reply, Some(&request))).await;
+                let _ = shell_out.send(JupyterMessage::new(reply, Some(&request))).await;
                 shutdown().await;
             }
             JupyterMessageContent::ExecuteRequest(_)
             | JupyterMessageContent::CompleteRequest(_)
             | JupyterMessageContent::InspectRequest(_)
-            | JupyterMessageContent::IsCompleteRequest(_) => {
+            | JupyterMessageContent::IsCompleteRequest(_)
+            | JupyterMessageContent::HistoryRequest(_) => {
                 let (tx, rx) = oneshot::channel();
                 if jobs.send(Job { request: request.clone(), reply: tx }).is_err() {
                     bail!("the executor thread has stopped");
@@ -106,14 +126,19 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
             _ => None,
         };
         if let Some(content) = reply {
-            shell.send(JupyterMessage::new(content, Some(&request))).await?;
+            if !aborting && queue::stops_the_queue(&request.content, &content) {
+                aborting = true;
+                let _ = stop_aborting.send(());
+            }
+            shell_out.send(JupyterMessage::new(content, Some(&request))).await?;
         }
         let _ = iopub_tx.send(JupyterMessage::new(Status::idle(), Some(&request)));
     }
+    bail!("the shell socket's reader has stopped")
 }
 
-/// The next request on a shell or control socket; one whose signature fails the check, or that
-/// does not parse, is reported on stderr and dropped.
+/// The next request on the control socket; one whose signature fails the check, or that does
+/// not parse, is reported on stderr and dropped (the shell's reader does the same).
 async fn next_request(socket: &mut zmq::KernelShellConnection, channel: &str) -> JupyterMessage {
     loop {
         match socket.read().await {

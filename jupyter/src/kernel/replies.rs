@@ -35,11 +35,30 @@ pub fn kernel_info() -> KernelInfoReply {
     }
 }
 
+/// The completion reply, with each match's kind and signature in the metadata under
+/// `_jupyter_types_experimental` (IPython's format, which JupyterLab shows as badges).
 pub fn complete(c: &Completion) -> JupyterMessageContent {
+    let types: Vec<serde_json::Value> = c
+        .matches
+        .iter()
+        .zip(&c.kinds)
+        .map(|(text, (kind, signature))| {
+            serde_json::json!({
+                "start": c.cursor_start,
+                "end": c.cursor_end,
+                "text": text,
+                "type": kind,
+                "signature": signature,
+            })
+        })
+        .collect();
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("_jupyter_types_experimental".into(), types.into());
     CompleteReply {
         matches: c.matches.clone(),
         cursor_start: c.cursor_start,
         cursor_end: c.cursor_end,
+        metadata,
         ..Default::default()
     }
     .into()

@@ -66,7 +66,7 @@ class KernelTour(unittest.TestCase):
     def test_a_lazy_tensor_shows_its_formula(self):
         data = self.of_type(3, "execute_result")[0].data
         self.assertIn("LazyTensor", data["text/plain"])
-        self.assertIn("e^{", data["text/latex"])
+        self.assertIn("\\exp\\left(", data["text/latex"])
 
     def test_the_error_cell_has_a_traceback_with_a_caret(self):
         error = self.of_type(4, "error")[0]
