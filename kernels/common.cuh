@@ -25,6 +25,16 @@ __device__ __forceinline__ T noyau_powi(T x, int n) {
     return recip ? (T)1 / r : r;
 }
 
+// Rounding to a number of decimals whose scale s = 10^d (eval.rs's round_to): a scale too large
+// for T, or a product x·s too large, leaves x as it is (it has no finer digits); d far below
+// zero rounds to zero.
+__device__ __forceinline__ T noyau_round_to(T x, T s) {
+    if (isinf(s)) return x;
+    if (s == (T)0) return x * (T)0;
+    const T y = x * s;
+    return isinf(y) ? x : round(y) / s;
+}
+
 template <int N> __device__ __forceinline__ T noyau_sum(const T* a) {
     T s = (T)0;
 #pragma unroll NOYAU_UNROLL(N)

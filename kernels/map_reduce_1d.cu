@@ -11,6 +11,7 @@
 //   @row     the variables of output row r and the values that depend only on them
 //   @stage   copies point j of the reduced side into the thread's slot of the tile
 //   @pair    the formula (and weight) for the pair (r, j), ending with pointers f and w
+//   @finish  statements on the finished row o (a Sum's per-row factor, hoisted out of @pair)
 
 extern "C" __global__ void __launch_bounds__(BLOCK) noyau_map_reduce(const int n_out, const int n_in,
     /*@params*/
@@ -43,5 +44,9 @@ extern "C" __global__ void __launch_bounds__(BLOCK) noyau_map_reduce(const int n
         // The tile is overwritten next round only once every thread is done with it.
         __syncthreads();
     }
-    if (active) acc_finish(acc, out + (size_t)row * OUT_DIM);
+    if (active) {
+        T* o = out + (size_t)row * OUT_DIM;
+        acc_finish(acc, o);
+        /*@finish*/
+    }
 }

@@ -12,6 +12,7 @@
 //   @row     the variables of output row r and the values that depend only on them
 //   @stage   copies the tile's points of each reduced-side variable (noyau_stage_chunk)
 //   @pair    the formula (and weight) for the pair (r, j), ending with pointers f and w
+//   @finish  statements on the finished row o (a Sum's per-row factor, hoisted out of @pair)
 
 // Copies points tile0 .. tile0+len of a variable of dimension D into the tile, at offset OFF
 // of each point's STAGE values.
@@ -48,5 +49,9 @@ extern "C" __global__ void __launch_bounds__(BLOCK) noyau_map_reduce(const int n
         // The tile is overwritten next round only once every thread is done with it.
         __syncthreads();
     }
-    if (active) acc_finish(acc, out + (size_t)row * OUT_DIM);
+    if (active) {
+        T* o = out + (size_t)row * OUT_DIM;
+        acc_finish(acc, o);
+        /*@finish*/
+    }
 }

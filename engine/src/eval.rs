@@ -36,11 +36,17 @@ fn arg_extreme<T: Real>(a: &[T], greater: bool) -> usize {
 /// 0, the nearest multiple of 10^-d is 0 (sign and NaN kept).
 pub fn round_to<T: Real>(x: T, s: T) -> T {
     if s.is_infinite() {
+        return x;
+    }
+    if s == T::zero() {
+        return x * T::zero();
+    }
+    // A product too large for T: x has no digit finer than 1/s to round away.
+    let y = x * s;
+    if y.is_infinite() {
         x
-    } else if s == T::zero() {
-        x * T::zero()
     } else {
-        (x * s).round() / s
+        y.round() / s
     }
 }
 
@@ -270,5 +276,21 @@ pub fn eval_op<T: Real>(op: &Op, args: &[&[T]], out: &mut [T]) {
                 debug_assert_eq!(o, 1);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_to;
+
+    #[test]
+    fn rounding_to_decimals_beyond_the_type() {
+        assert_eq!(round_to(1.26f64, 10.0), 1.3);
+        // 10^40 overflows float32; 10^37 fits but 10^5 · 10^37 does not: x stays as it is.
+        assert_eq!(round_to(0.1f32, f32::INFINITY), 0.1);
+        assert_eq!(round_to(1e5f32, 1e37), 1e5);
+        assert_eq!(round_to(-3.5f64, 0.0).to_bits(), (-0.0f64).to_bits());
+        assert!(round_to(f64::NAN, 1e3).is_nan());
+        assert_eq!(round_to(f64::INFINITY, 1e3), f64::INFINITY);
     }
 }

@@ -272,6 +272,7 @@ fn generated_code_snapshots() {
             for (int k = 0; k < 2; ++k) mult_5[k] = (exp_4*vj3[k]);
             const T* f = mult_5;
             const T* w = nullptr;
+            // ---- @finish
         "#]],
     );
     snapshot(
@@ -281,35 +282,36 @@ fn generated_code_snapshots() {
         Reduction::LogSumExp,
         DType::F64,
         expect![[r#"
-        // ---- configuration
-        // LogSumExp over j of -SqDist(Vi(0,3), Vj(1,3)) / 2.0, float64.
-        typedef double T;
-        typedef double ACC;  // sums accumulate in this type
-        constexpr int DIM = 1;  // dimension of the formula
-        constexpr int WDIM = 1;  // dimension of the weight (1 without one)
-        constexpr int OUT_DIM = 1;  // columns of the output
-        constexpr int SUM_SCHEME = SCHEME_BLOCK;
-        constexpr int STAGE = 3;  // values of the reduced side staged per point
-        constexpr int BLOCK = 192;  // threads per block, one per output row
-        constexpr int TILE = 192;  // points of the reduced side per tile
-        constexpr int LSE_MODE = LSE_PLAIN;
-        // ---- tables
-        // ---- @params
-        const T* __restrict__ arg0,
-        const T* __restrict__ arg1,
-        // ---- @row
-        const T* vi0 = arg0 + (size_t)r * 3;
-        const T const_3 = (T)2.0;
-        // ---- @stage
-        noyau_copy<3>(arg1 + (size_t)j * 3, slot + 0);
-        // ---- @pair
-        const T* vj1 = slot + 0;
-        const T sqdist_1 = noyau_sqdist<3>(vi0, vj1);
-        const T minus_2 = (-sqdist_1);
-        const T divide_4 = (minus_2/const_3);
-        const T* f = &divide_4;
-        const T* w = nullptr;
-    "#]],
+            // ---- configuration
+            // LogSumExp over j of -SqDist(Vi(0,3), Vj(1,3)) / 2.0, float64.
+            typedef double T;
+            typedef double ACC;  // sums accumulate in this type
+            constexpr int DIM = 1;  // dimension of the formula
+            constexpr int WDIM = 1;  // dimension of the weight (1 without one)
+            constexpr int OUT_DIM = 1;  // columns of the output
+            constexpr int SUM_SCHEME = SCHEME_BLOCK;
+            constexpr int STAGE = 3;  // values of the reduced side staged per point
+            constexpr int BLOCK = 192;  // threads per block, one per output row
+            constexpr int TILE = 192;  // points of the reduced side per tile
+            constexpr int LSE_MODE = LSE_PLAIN;
+            // ---- tables
+            // ---- @params
+            const T* __restrict__ arg0,
+            const T* __restrict__ arg1,
+            // ---- @row
+            const T* vi0 = arg0 + (size_t)r * 3;
+            const T const_1 = (T)2.0;
+            // ---- @stage
+            noyau_copy<3>(arg1 + (size_t)j * 3, slot + 0);
+            // ---- @pair
+            const T* vj1 = slot + 0;
+            const T sqdist_2 = noyau_sqdist<3>(vi0, vj1);
+            const T minus_3 = (-sqdist_2);
+            const T divide_4 = (minus_3/const_1);
+            const T* f = &divide_4;
+            const T* w = nullptr;
+            // ---- @finish
+        "#]],
     );
     snapshot(
         "SqDist(x, y)",
@@ -318,33 +320,34 @@ fn generated_code_snapshots() {
         Reduction::ArgKMin(5),
         DType::F32,
         expect![[r#"
-        // ---- configuration
-        // ArgKMin(K=5) over j of SqDist(Vi(0,2), Vj(1,2)), float32.
-        typedef float T;
-        typedef float ACC;  // sums accumulate in this type
-        constexpr int DIM = 1;  // dimension of the formula
-        constexpr int WDIM = 1;  // dimension of the weight (1 without one)
-        constexpr int OUT_DIM = 5;  // columns of the output
-        constexpr int SUM_SCHEME = SCHEME_BLOCK;
-        constexpr int STAGE = 2;  // values of the reduced side staged per point
-        constexpr int BLOCK = 192;  // threads per block, one per output row
-        constexpr int TILE = 192;  // points of the reduced side per tile
-        constexpr int K = 5;
-        constexpr int OUTPUT = OUT_INDICES;
-        // ---- tables
-        // ---- @params
-        const T* __restrict__ arg0,
-        const T* __restrict__ arg1,
-        // ---- @row
-        const T* vi0 = arg0 + (size_t)r * 2;
-        // ---- @stage
-        noyau_copy<2>(arg1 + (size_t)j * 2, slot + 0);
-        // ---- @pair
-        const T* vj1 = slot + 0;
-        const T sqdist_1 = noyau_sqdist<2>(vi0, vj1);
-        const T* f = &sqdist_1;
-        const T* w = nullptr;
-    "#]],
+            // ---- configuration
+            // ArgKMin(K=5) over j of SqDist(Vi(0,2), Vj(1,2)), float32.
+            typedef float T;
+            typedef float ACC;  // sums accumulate in this type
+            constexpr int DIM = 1;  // dimension of the formula
+            constexpr int WDIM = 1;  // dimension of the weight (1 without one)
+            constexpr int OUT_DIM = 5;  // columns of the output
+            constexpr int SUM_SCHEME = SCHEME_BLOCK;
+            constexpr int STAGE = 2;  // values of the reduced side staged per point
+            constexpr int BLOCK = 192;  // threads per block, one per output row
+            constexpr int TILE = 192;  // points of the reduced side per tile
+            constexpr int K = 5;
+            constexpr int OUTPUT = OUT_INDICES;
+            // ---- tables
+            // ---- @params
+            const T* __restrict__ arg0,
+            const T* __restrict__ arg1,
+            // ---- @row
+            const T* vi0 = arg0 + (size_t)r * 2;
+            // ---- @stage
+            noyau_copy<2>(arg1 + (size_t)j * 2, slot + 0);
+            // ---- @pair
+            const T* vj1 = slot + 0;
+            const T sqdist_1 = noyau_sqdist<2>(vi0, vj1);
+            const T* f = &sqdist_1;
+            const T* w = nullptr;
+            // ---- @finish
+        "#]],
     );
     snapshot(
         "(Normalize(MatVecMult(A, x - y)) | u)",
@@ -374,27 +377,28 @@ fn generated_code_snapshots() {
             // ---- @row
             const T* pm0 = arg0;
             const T* vi1 = arg1 + (size_t)r * 3;
-            T sin_5[3];
+            T sin_1[3];
             #pragma unroll
-            for (int k = 0; k < 3; ++k) sin_5[k] = sin(vi1[k]);
+            for (int k = 0; k < 3; ++k) sin_1[k] = sin(vi1[k]);
             // ---- @stage
             noyau_copy<3>(arg2 + (size_t)j * 3, slot + 0);
             noyau_copy<2>(arg3 + (size_t)j * 2, slot + 3);
             // ---- @pair
             const T* vj2 = slot + 0;
-            T subtract_1[3];
+            T subtract_2[3];
             #pragma unroll
-            for (int k = 0; k < 3; ++k) subtract_1[k] = (vi1[k]-vj2[k]);
-            T matvecmult_2[2];
-            noyau_mat_vec_mult<2, 3>(pm0, subtract_1, matvecmult_2);
-            T normalize_3[2];
-            noyau_normalize<2>(matvecmult_2, normalize_3);
+            for (int k = 0; k < 3; ++k) subtract_2[k] = (vi1[k]-vj2[k]);
+            T matvecmult_3[2];
+            noyau_mat_vec_mult<2, 3>(pm0, subtract_2, matvecmult_3);
+            T normalize_4[2];
+            noyau_normalize<2>(matvecmult_3, normalize_4);
             const T* vj3 = slot + 3;
-            const T scalprod_4 = noyau_scalprod<2>(normalize_3, vj3);
+            const T scalprod_5 = noyau_scalprod<2>(normalize_4, vj3);
             T concat_6[5];
-            noyau_concat<3, 2>(sin_5, vj3, concat_6);
-            const T* f = &scalprod_4;
+            noyau_concat<3, 2>(sin_1, vj3, concat_6);
+            const T* f = &scalprod_5;
             const T* w = concat_6;
+            // ---- @finish
         "#]],
     );
     snapshot(
@@ -435,6 +439,7 @@ fn generated_code_snapshots() {
             noyau_tensor_dot<2, 3>(pm0, vj1, tensordot_1_base_a, tensordot_1_base_b, tensordot_1_off_a, tensordot_1_off_b, tensordot_1);
             const T* f = tensordot_1;
             const T* w = nullptr;
+            // ---- @finish
         "#]],
     );
 }

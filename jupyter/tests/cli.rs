@@ -74,6 +74,15 @@ fn a_failing_script_exits_non_zero_with_the_position() {
 }
 
 /// A notebook JSON with the given cells (cell type, source).
+/// A formula of 10⁵ nodes built by a loop runs through `noyau run`: no pass recurses on formula size.
+#[test]
+fn a_formula_of_1e5_nodes_runs() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/deep_formula.rhai");
+    let out = noyau(&["run", arg(&script)], None);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "deep formula ok\n");
+}
+
 fn notebook(cells: &[(&str, &str)]) -> String {
     let cells: Vec<serde_json::Value> = cells
         .iter()

@@ -175,3 +175,28 @@ async fn outputs_stream_in_order_and_interrupts_keep_the_state() {
     let bye = timeout(Duration::from_secs(5), control.read()).await.unwrap().unwrap();
     assert_eq!(bye.message_type(), "shutdown_reply");
 }
+
+/// A formula of 10⁵ nodes built by a loop compiles and runs on the kernel's executor thread (no
+/// pass recurses on formula size, so the thread's stack is never the limit).
+#[tokio::test]
+async fn a_formula_of_1e5_nodes_runs_in_the_kernel() {
+    let kernel = Kernel::start("deep").await;
+    let (mut shell, mut iopub) = kernel.client(&kernel.info.key).await;
+    wait_ready(&mut shell).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription reaches the kernel
+
+    let run: JupyterMessage = ExecuteRequest::new(include_str!("scripts/deep_formula.rhai").into()).into();
+    let id = run.header.msg_id.clone();
+    let reply = request(&mut shell, run, Duration::from_secs(300)).await;
+    let JupyterMessageContent::ExecuteReply(r) = reply.content else { panic!("not an execute_reply") };
+    assert!(r.error.is_none(), "the cell failed: {:?}", r.error);
+    let printed: String = outputs_of(&mut iopub, &id)
+        .await
+        .into_iter()
+        .filter_map(|c| match c {
+            JupyterMessageContent::StreamContent(s) => Some(s.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(printed, "deep formula ok\n");
+}

@@ -1,16 +1,17 @@
-//! CUDA C for a formula: one statement per node with a named temporary, split into per-row and per-pair code.
+//! CUDA C for a kernel plan: one statement per plan value with a named temporary, in the plan's row and pair code.
 //!
-//! As on the CPU (`cpu/program.rs`), a node that depends on no variable of the reduced side has
-//! one value per output row: it is computed once per thread, before the loop over the reduced
-//! index (the `@row` code). The other nodes are computed for every pair (the `@pair` code).
+//! The generator reads the backend-neutral [`KernelPlan`] (`plan/mod.rs`), as the CPU backend
+//! does, and never the formula DAG: a value of stage Param or Row is computed once per thread,
+//! before the loop over the reduced index (the `@row` code); a Pair value for every pair (the
+//! `@pair` code). A Sum lowered as u·Σ L scales each finished row by u (the `@finish` code).
 //! Elementwise operations are written from the op tables' CUDA spellings (`UnaryOp::cuda`,
 //! `BinaryOp::cuda`, and [`elementwise`] for the others); vector operations call the helpers of
 //! `kernels/common.cuh`, which mirror `eval.rs`. A node of dimension 1 is a `T`, a larger one
 //! an array `T name[D]`; variables are pointers to their D values.
 
 use crate::error::{Error, Result};
-use crate::expr::{Cat, Expr, Op};
-use crate::spec::Reduce;
+use crate::expr::{Cat, Op};
+use crate::plan::{Instr, KernelPlan, Stage, ValueId};
 use std::collections::HashMap;
 
 /// Loops over at most this many components are unrolled (the `NOYAU_UNROLL` of common.cuh).
@@ -35,6 +36,8 @@ pub struct Body {
     pub row: Vec<String>,
     pub stage: Vec<String>,
     pub pair: Vec<String>,
+    /// Statements on the finished output row `o` (a Sum's row factor).
+    pub finish: Vec<String>,
     /// Index tables of Kron and TensorDot nodes, at file scope.
     pub tables: Vec<String>,
     /// The arguments passed to the kernel after `n_out` and `n_in`, in order.
@@ -42,9 +45,10 @@ pub struct Body {
 }
 
 /// The variables of the reduced side (index, dimension), in argument order: what a tile holds.
-pub fn staged_vars(spec: &Reduce) -> Vec<(usize, usize)> {
-    let inner = spec.axis.inner();
-    Expr::variables(&spec.roots()).into_iter().filter(|v| v.2 == inner).map(|(index, dim, _)| (index, dim)).collect()
+pub fn staged_vars(plan: &KernelPlan) -> Vec<(usize, usize)> {
+    let mut vars = plan.inner_args();
+    vars.sort_unstable();
+    vars
 }
 
 /// How a node's value is referred to in the generated code.
@@ -113,10 +117,7 @@ pub fn elementwise(op: &Op) -> Option<String> {
         Op::Unary(u) => u.cuda().to_string(),
         Op::Binary(b) => b.cuda().to_string(),
         Op::Pow(n) => format!("noyau_powi({{0}}, {n})"),
-        Op::Round(d) => {
-            let s = literal(10f64.powi(*d));
-            format!("(round({{0}} * {s}) / {s})")
-        }
+        Op::Round(d) => format!("noyau_round_to({{0}}, {})", literal(10f64.powi(*d))),
         Op::ClampInt(a, b) => {
             let (a, b) = (literal(*a as f64), literal(*b as f64));
             format!("({{0}} < {a} ? {a} : ({{0}} > {b} ? {b} : {{0}}))")
@@ -167,24 +168,27 @@ fn offset(idx: &[usize], shape: &[usize]) -> usize {
     idx.iter().zip(shape).fold(0, |acc, (i, n)| acc * n + i)
 }
 
-/// The generator's state: names of the nodes already written and the code so far.
-struct Gen {
-    vals: HashMap<Expr, Val>,
-    lane: HashMap<Expr, bool>,
+/// The generator's state: how the values already written are referred to, and the code so far.
+struct Gen<'a> {
+    plan: &'a KernelPlan,
+    vals: Vec<Option<Val>>,
     body: Body,
     count: usize,
 }
 
-impl Gen {
-    fn val(&self, e: &Expr) -> Result<&Val> {
-        self.vals.get(e).ok_or_else(|| internal(format!("operand {e} used before it was generated")))
+impl Gen<'_> {
+    fn val(&self, v: ValueId) -> Result<&Val> {
+        self.vals[v].as_ref().ok_or_else(|| internal(format!("value v{v} used before it was generated")))
     }
-    fn ptr(&self, e: &Expr) -> Result<String> {
-        Ok(self.val(e)?.ptr())
+    fn ptr(&self, v: ValueId) -> Result<String> {
+        Ok(self.val(v)?.ptr())
+    }
+    fn dim(&self, v: ValueId) -> usize {
+        self.plan.values[v].dim
     }
     /// Component `k` of an operand, broadcasting dimension-1 operands.
-    fn comp(&self, e: &Expr, k: &str) -> Result<String> {
-        Ok(if e.dim() == 1 { self.val(e)?.at("0") } else { self.val(e)?.at(k) })
+    fn comp(&self, v: ValueId, k: &str) -> Result<String> {
+        Ok(if self.dim(v) == 1 { self.val(v)?.at("0") } else { self.val(v)?.at(k) })
     }
 
     /// A `__constant__` index table, named after its node; returns the name.
@@ -195,18 +199,25 @@ impl Gen {
         name
     }
 
-    /// The statement of node `e` (named `name`), its operands being generated already.
-    fn statement(&mut self, e: &Expr, name: &str, staging: Staging, offsets: &HashMap<usize, usize>) -> Result<Stmt> {
-        let dim = |k: usize| e.arg(k).dim();
-        let ptrs: Vec<String> = e.args().iter().map(|a| self.ptr(a)).collect::<Result<_>>()?;
-        let d = e.dim();
-        Ok(match e.op() {
-            Op::Var { index, dim, cat } => Stmt::Pointer(match (*cat, staging, offsets.get(index)) {
-                (Cat::P, _, _) => format!("arg{index}"),
-                (_, Staging::PerThread | Staging::Chunked, Some(off)) => format!("slot + {off}"),
-                (_, _, Some(_)) => format!("arg{index} + (size_t)j * {dim}"),
-                (_, _, None) => format!("arg{index} + (size_t)r * {dim}"),
-            }),
+    /// Where a loaded argument's values are: a parameter, the output row's point, or the pair's
+    /// point on the reduced side (staged in shared memory or read from global memory).
+    fn load(&self, out: ValueId, arg: usize, cat: Cat, staging: Staging, offsets: &HashMap<usize, usize>) -> String {
+        let dim = self.dim(out);
+        match (cat, self.plan.values[out].stage, staging, offsets.get(&arg)) {
+            (Cat::P, ..) => format!("arg{arg}"),
+            (_, Stage::Pair, Staging::PerThread | Staging::Chunked, Some(off)) => format!("slot + {off}"),
+            (_, Stage::Pair, ..) => format!("arg{arg} + (size_t)j * {dim}"),
+            _ => format!("arg{arg} + (size_t)r * {dim}"),
+        }
+    }
+
+    /// The statement of `out = op(args)` (named `name`), its operands being generated already.
+    fn statement(&mut self, out: ValueId, op: &Op, args: &[ValueId], name: &str) -> Result<Stmt> {
+        let dim = |k: usize| self.plan.values[args[k]].dim;
+        let ptrs: Vec<String> = args.iter().map(|&a| self.ptr(a)).collect::<Result<_>>()?;
+        let d = self.dim(out);
+        Ok(match op {
+            Op::Var { .. } => return Err(internal("a variable as an operation".into())),
             Op::Const(bits) => Stmt::Value(literal(f64::from_bits(*bits))),
             Op::IntCst(n) => Stmt::Value(literal(*n as f64)),
             Op::Zero(_) if d == 1 => Stmt::Value("(T)0".into()),
@@ -218,9 +229,9 @@ impl Gen {
             | Op::ClampInt(..)
             | Op::IfElse
             | Op::Clamp
-            | Op::Mod => Stmt::Elementwise(
-                elementwise(e.op()).ok_or_else(|| internal(format!("{} is not elementwise", e.op().name())))?,
-            ),
+            | Op::Mod => {
+                Stmt::Elementwise(elementwise(op).ok_or_else(|| internal(format!("{} is not elementwise", op.name())))?)
+            }
             Op::SqNorm2 => Stmt::Value(format!("noyau_sqnorm2<{}>({})", dim(0), ptrs[0])),
             Op::Norm2 => Stmt::Value(format!("sqrt(noyau_sqnorm2<{}>({}))", dim(0), ptrs[0])),
             Op::Normalize => Stmt::Fill { helper: format!("noyau_normalize<{d}>"), args: vec![ptrs[0].clone()] },
@@ -239,19 +250,16 @@ impl Gen {
             )),
             Op::Sum => Stmt::Value(format!("noyau_sum<{}>({})", dim(0), ptrs[0])),
             Op::Max | Op::Min => {
-                Stmt::Value(format!("noyau_extreme<{}, {}>({}).value", dim(0), matches!(e.op(), Op::Max), ptrs[0]))
+                Stmt::Value(format!("noyau_extreme<{}, {}>({}).value", dim(0), matches!(op, Op::Max), ptrs[0]))
             }
-            Op::ArgMax | Op::ArgMin => Stmt::Value(format!(
-                "(T)noyau_extreme<{}, {}>({}).index",
-                dim(0),
-                matches!(e.op(), Op::ArgMax),
-                ptrs[0]
-            )),
-            Op::Elem(m) => Stmt::Value(self.val(e.arg(0))?.at(&m.to_string())),
+            Op::ArgMax | Op::ArgMin => {
+                Stmt::Value(format!("(T)noyau_extreme<{}, {}>({}).index", dim(0), matches!(op, Op::ArgMax), ptrs[0]))
+            }
+            Op::Elem(m) => Stmt::Value(self.val(args[0])?.at(&m.to_string())),
             Op::ElemT { index, dim: n } => {
                 Stmt::Fill { helper: format!("noyau_place<1, {n}>"), args: vec![ptrs[0].clone(), index.to_string()] }
             }
-            Op::Extract { start, len: 1 } => Stmt::Value(self.val(e.arg(0))?.at(&start.to_string())),
+            Op::Extract { start, len: 1 } => Stmt::Value(self.val(args[0])?.at(&start.to_string())),
             Op::Extract { start, len } => {
                 Stmt::Fill { helper: format!("noyau_copy<{len}>"), args: vec![format!("{} + {start}", ptrs[0])] }
             }
@@ -260,9 +268,7 @@ impl Gen {
                 args: vec![ptrs[0].clone(), start.to_string()],
             },
             Op::Concat => Stmt::Fill { helper: format!("noyau_concat<{}, {}>", dim(0), dim(1)), args: ptrs },
-            Op::OneHot(n) => {
-                Stmt::Fill { helper: format!("noyau_one_hot<{n}>"), args: vec![self.comp(e.arg(0), "0")?] }
-            }
+            Op::OneHot(n) => Stmt::Fill { helper: format!("noyau_one_hot<{n}>"), args: vec![self.comp(args[0], "0")?] },
             Op::MatVecMult => Stmt::Fill { helper: format!("noyau_mat_vec_mult<{d}, {}>", dim(1)), args: ptrs },
             Op::VecMatMult => Stmt::Fill { helper: format!("noyau_vec_mat_mult<{}, {d}>", dim(0)), args: ptrs },
             Op::TensorProd => Stmt::Fill { helper: format!("noyau_tensor_prod<{}, {}>", dim(0), dim(1)), args: ptrs },
@@ -320,22 +326,26 @@ impl Gen {
         })
     }
 
-    /// Writes node `e` into the row or pair code.
-    fn node(&mut self, e: &Expr, staging: Staging, offsets: &HashMap<usize, usize>, inner: Cat) -> Result<()> {
-        let lane = match e.op() {
-            Op::Var { cat, .. } => *cat == inner,
-            _ => e.args().iter().any(|a| self.lane.get(a).copied().unwrap_or(false)),
-        };
-        self.lane.insert(e.clone(), lane);
-        let name = match e.op() {
-            Op::Var { index, cat, .. } => format!("{}{index}", cat.short().to_ascii_lowercase()),
-            op => {
+    /// Writes one instruction of the plan into the row or the pair code.
+    fn instr(&mut self, ins: &Instr, staging: Staging, offsets: &HashMap<usize, usize>) -> Result<()> {
+        let out = ins.out();
+        let d = self.dim(out);
+        let (name, stmt) = match ins {
+            Instr::Load { arg, cat, .. } => (
+                format!("{}{arg}", cat.short().to_ascii_lowercase()),
+                Stmt::Pointer(self.load(out, *arg, *cat, staging, offsets)),
+            ),
+            Instr::Op { op, args, .. } => {
                 self.count += 1;
-                format!("{}_{}", op.name().to_ascii_lowercase(), self.count)
+                let name = format!("{}_{}", op.name().to_ascii_lowercase(), self.count);
+                let stmt = self.statement(out, op, args, &name)?;
+                (name, stmt)
             }
         };
-        let d = e.dim();
-        let stmt = self.statement(e, &name, staging, offsets)?;
+        let operands = match ins {
+            Instr::Op { args, .. } => args.as_slice(),
+            Instr::Load { .. } => &[],
+        };
         let mut lines = Vec::new();
         let val = match stmt {
             Stmt::Pointer(init) => {
@@ -351,12 +361,12 @@ impl Gen {
                 Val::Array(name)
             }
             Stmt::Elementwise(template) if d == 1 => {
-                let ops: Vec<String> = e.args().iter().map(|a| self.comp(a, "0")).collect::<Result<_>>()?;
+                let ops: Vec<String> = operands.iter().map(|&a| self.comp(a, "0")).collect::<Result<_>>()?;
                 lines.push(format!("const T {name} = {};", fill(&template, &ops)));
                 Val::Scalar(name)
             }
             Stmt::Elementwise(template) => {
-                let ops: Vec<String> = e.args().iter().map(|a| self.comp(a, "k")).collect::<Result<_>>()?;
+                let ops: Vec<String> = operands.iter().map(|&a| self.comp(a, "k")).collect::<Result<_>>()?;
                 lines.push(format!("T {name}[{d}];"));
                 if d <= UNROLL_MAX {
                     lines.push("#pragma unroll".into());
@@ -372,9 +382,9 @@ impl Gen {
                 val
             }
         };
-        let code = if lane { &mut self.body.pair } else { &mut self.body.row };
+        let code = if self.plan.values[out].stage == Stage::Pair { &mut self.body.pair } else { &mut self.body.row };
         code.extend(lines);
-        self.vals.insert(e.clone(), val);
+        self.vals[out] = Some(val);
         Ok(())
     }
 }
@@ -383,11 +393,11 @@ fn internal(msg: String) -> Error {
     Error::Backend { backend: "gpu".into(), msg: format!("internal error in the CUDA code generator: {msg}") }
 }
 
-/// Generates the code of a reduction's formula (and weight) for a staging mode.
-pub fn generate(spec: &Reduce, staging: Staging) -> Result<Body> {
-    let roots = spec.roots();
-    let inner = spec.axis.inner();
-    let staged = staged_vars(spec);
+/// Generates the code of a kernel plan for a staging mode: its row and pair instructions, the
+/// pointers `f` and `w` the accumulator folds, and, for a Sum lowered as u·Σ L, the scaling of
+/// the finished row `o` by u.
+pub fn generate(plan: &KernelPlan, staging: Staging) -> Result<Body> {
+    let staged = staged_vars(plan);
     let mut offsets = HashMap::new();
     let mut stage_width = 0;
     let mut body = Body::default();
@@ -400,21 +410,38 @@ pub fn generate(spec: &Reduce, staging: Staging) -> Result<Body> {
         });
         stage_width += dim;
     }
-    for (index, _, _) in Expr::variables(&roots) {
+    let mut args: Vec<usize> = plan
+        .instrs
+        .iter()
+        .filter_map(|i| match i {
+            Instr::Load { arg, .. } => Some(*arg),
+            Instr::Op { .. } => None,
+        })
+        .collect();
+    args.sort_unstable();
+    for &index in &args {
         body.params.push(format!("const T* __restrict__ arg{index},"));
-        body.args.push(index);
     }
-    let mut g = Gen { vals: HashMap::new(), lane: HashMap::new(), body, count: 0 };
-    for e in Expr::topo_order(&roots) {
-        g.node(&e, staging, &offsets, inner)?;
+    body.args = args;
+    let mut g = Gen { plan, vals: vec![None; plan.values.len()], body, count: 0 };
+    for ins in &plan.instrs {
+        g.instr(ins, staging, &offsets)?;
     }
-    let f = g.ptr(&spec.formula)?;
-    let w = match &spec.weight {
+    let f = g.ptr(plan.formula)?;
+    let w = match plan.weight {
         Some(w) => g.ptr(w)?,
         None => "nullptr".into(),
     };
     g.body.pair.push(format!("const T* f = {f};"));
     g.body.pair.push(format!("const T* w = {w};"));
+    if let Some(u) = plan.post_scale {
+        let d = plan.formula_dim();
+        let factor = g.comp(u, "k")?;
+        if d <= UNROLL_MAX {
+            g.body.finish.push("#pragma unroll".into());
+        }
+        g.body.finish.push(format!("for (int k = 0; k < {d}; ++k) o[k] *= {factor};"));
+    }
     Ok(g.body)
 }
 

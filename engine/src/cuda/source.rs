@@ -184,9 +184,10 @@ fn splice(template: &str, marker: &str, lines: &[String]) -> Result<String> {
 /// Generates the kernel of a reduction.
 pub fn build(spec: &Reduce, v: Variant) -> Result<KernelSource> {
     check_supported(spec)?;
-    let stage: usize = codegen::staged_vars(spec).iter().map(|&(_, d)| d).sum();
+    let plan = crate::plan::cached(spec);
+    let stage: usize = codegen::staged_vars(&plan).iter().map(|&(_, d)| d).sum();
     let layout = layout(stage, elem_bytes(v.dtype));
-    let body = codegen::generate(spec, layout.staging)?;
+    let body = codegen::generate(&plan, layout.staging)?;
     let (reduce_template, settings) = reduction_settings(spec.reduction);
     let axis = match spec.axis {
         Axis::I => "i",
@@ -215,8 +216,14 @@ pub fn build(spec: &Reduce, v: Variant) -> Result<KernelSource> {
         Staging::Chunked | Staging::Global => MAP_REDUCE_1D_CHUNKED,
     };
     let mut kernel = template.to_string();
-    for (marker, lines) in [("params", &body.params), ("row", &body.row), ("stage", &body.stage), ("pair", &body.pair)]
-    {
+    let markers = [
+        ("params", &body.params),
+        ("row", &body.row),
+        ("stage", &body.stage),
+        ("pair", &body.pair),
+        ("finish", &body.finish),
+    ];
+    for (marker, lines) in markers {
         kernel = splice(&kernel, marker, lines)?;
     }
     let code = [PRELUDE, &config.join("\n"), &body.tables.join("\n"), COMMON, reduce_template, &kernel].join("\n\n");
@@ -228,6 +235,7 @@ pub fn build(spec: &Reduce, v: Variant) -> Result<KernelSource> {
         ("@row", &body.row),
         ("@stage", &body.stage),
         ("@pair", &body.pair),
+        ("@finish", &body.finish),
     ] {
         generated.push_str(&format!("// ---- {title}\n"));
         for l in lines.iter() {

@@ -95,6 +95,11 @@ pub fn rows() -> Vec<Row> {
     rows.push(row("Pow 3", bin(BinaryOp::Sub, &x, &y).pow(3).unwrap(), WIDE));
     rows.push(row("Pow -2", bin(BinaryOp::Mul, &x, &y).pow(-2).unwrap(), POSITIVE));
     rows.push(row("Round", node(Op::Round(1), vec![bin(BinaryOp::Mul, &x, &y)]), WIDE));
+    // Scales of 10^d beyond the type (x·10^40 overflows float32), infinite (d = i32::MAX) and
+    // zero (d = -400): x is its own rounding, or rounds to zero.
+    for d in [40, i32::MAX, -400] {
+        rows.push(row(format!("Round {d}"), node(Op::Round(d), vec![bin(BinaryOp::Mul, &x, &y)]), WIDE));
+    }
     rows.push(row("ClampInt", node(Op::ClampInt(-1, 1), vec![bin(BinaryOp::Sub, &x, &y)]), WIDE));
     let diff = bin(BinaryOp::Sub, &x, &y);
     rows.push(row("IfElse", node(Op::IfElse, vec![diff.clone(), un(UnaryOp::Exp, &x), un(UnaryOp::Sin, &y)]), WIDE));
