@@ -31,7 +31,8 @@ cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example convolution
 cargo run --release -q -p noyau-engine "${FEATURES[@]}" --example bench -- --case gauss --n 20000 --reps 1
 
 echo "== tests"
-cargo test --release --workspace "${FEATURES[@]}"
+# The fuzzing harness (tests/tests/fuzz.rs) runs for this many seconds in all.
+NOYAU_FUZZ_SECONDS="${NOYAU_FUZZ_SECONDS:-90}" cargo test --release --workspace "${FEATURES[@]}"
 
 # The Jupyter kernel as Jupyter drives it (protocol suite, nbclient on kernel_tour.ipynb and on
 # every notebook of notebooks/), against the binary built above.

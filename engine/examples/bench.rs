@@ -168,7 +168,7 @@ fn run_sinkhorn(a: &Args) -> Result<(), String> {
         ..SinkhornOptions::default()
     };
     let diameter = schedule::diameter(&x, &y).map_err(err)?;
-    let iterations = schedule::epsilon_schedule(2.0, diameter, opts.blur, opts.scaling).len();
+    let iterations = schedule::epsilon_schedule(2.0, diameter, opts.blur, opts.scaling).map_err(err)?.len();
     let mut best = f64::INFINITY;
     let mut value = f64::NAN;
     for _ in 0..a.reps.max(1) {

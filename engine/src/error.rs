@@ -54,6 +54,14 @@ pub enum Error {
     /// A dense tensor operation given operands it cannot combine (shapes, dims, dtypes, autograd misuse).
     #[error("{op}: {msg}")]
     Tensor { op: String, msg: String },
+    /// An allocation larger than the memory budget (`budget.rs`), refused before it is made.
+    #[error(
+        "{op}: needs {} but only {} of memory is available (set {} to change the budget)",
+        crate::budget::human(*.asked),
+        crate::budget::human(*.limit as u128),
+        crate::budget::LIMIT_VAR
+    )]
+    Memory { op: String, asked: u128, limit: u64 },
 }
 
 /// A parse error at a position of a formula string.

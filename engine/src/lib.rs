@@ -8,6 +8,7 @@
 //! autograd that the scripting layer exposes; [`ot`] computes Sinkhorn divergences and kernel
 //! losses between point clouds on it.
 
+pub mod budget;
 pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;

@@ -16,6 +16,14 @@ pub enum DType {
 }
 
 impl DType {
+    /// Bytes per value.
+    pub fn bytes(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F64 => 8,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "float32",

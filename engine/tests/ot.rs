@@ -40,6 +40,8 @@ fn bad_inputs_are_errors_that_say_what_is_wrong() {
         (error_of(sinkhorn_divergence(&uniform(9), &x, &b, &y, &opts())), "a has shape [9] but x has 10 points"),
         (error_of(sinkhorn_divergence(&a, &x.reshape(&[20]).unwrap(), &b, &y, &opts())), "x must be a 2-D tensor"),
         (error_of(sinkhorn_divergence(&a, &x, &(&b - 0.2), &y, &opts())), "b[0] = -0.075"),
+        (error_of(sinkhorn_divergence(&(&a * 0.0), &x, &b, &y, &opts())), "every weight of a is 0"),
+        (with(SinkhornOptions { scaling: 0.9999999999, ..opts() }), "take a smaller scaling"),
         (error_of(kernel_loss(KernelLoss::Gaussian, &a, &x, &b, &y, -1.0, &Default::default())), "blur = -1"),
         (
             error_of(kernel_loss(KernelLoss::Energy, &a, &x, &b, &cloud(0, 2, 4), 1.0, &Default::default())),

@@ -345,7 +345,7 @@ fn error_messages() {
     err(Tensor::from_vec(vec![1.0f64; 5], &[2, 3]), expect!["from_vec: 5 values cannot have shape [2, 3] (6 values)"]);
     err(
         Tensor::zeros(&[1 << 40, 1 << 40], DType::F32),
-        expect!["full: shape [1099511627776, 1099511627776] has too many elements"],
+        expect!["zeros: shape [1099511627776, 1099511627776] has too many elements"],
     );
     let x = a.requires_grad();
     let y = x.exp();

@@ -212,7 +212,8 @@ fn run(path: &Path) -> anyhow::Result<i32> {
         }
     };
     Ok(match outcome {
-        Ok(()) => 0,
+        // A script that called exit(code) exits with it.
+        Ok(()) => cells.session().context().exit_code.get().unwrap_or(0),
         Err(e) => {
             eprintln!("{}", e.text());
             1

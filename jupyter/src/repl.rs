@@ -10,13 +10,38 @@ use rhai::{Engine, ParseErrorType};
 use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 const PROMPT: &str = "noyau> ";
 const CONTINUE: &str = "   ... ";
 
-/// Runs the REPL until end of input (Ctrl-D); Ctrl-C abandons the input being typed.
+/// The cancel flag of the REPL's session, for the SIGINT handler.
+static CANCEL: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Ctrl-C while a cell runs: stop the cell (its state is kept), as the kernel's interrupt does.
+/// Storing to an atomic is all a signal handler may safely do.
+extern "C" fn on_sigint(_: libc::c_int) {
+    if let Some(cancel) = CANCEL.get() {
+        cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Routes SIGINT to the session's cancel flag instead of ending the process. While a line is
+/// read the terminal is in raw mode, where Ctrl-C is a key that rustyline handles itself.
+fn catch_sigint(session: &Session) {
+    if CANCEL.set(session.cancel_flag()).is_ok() {
+        let handler = on_sigint as extern "C" fn(libc::c_int);
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
+    }
+}
+
+/// Runs the REPL until end of input (Ctrl-D); Ctrl-C abandons the input being typed, or stops
+/// the running cell.
 pub fn run(session: &mut Session) -> anyhow::Result<()> {
     let mut editor = DefaultEditor::new()?;
+    catch_sigint(session);
     session.context().set_progress(crate::progress::terminal_hook());
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".noyau_history"));
     if let Some(h) = &history {

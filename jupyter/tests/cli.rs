@@ -1,8 +1,11 @@
 //! The built `noyau` binary: scripts, notebooks (outputs in order, figures written), the REPL, help and exit codes.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::reproducers::{self, Expect};
 
 /// A fresh folder for one test, removed when dropped.
 struct TempDir(PathBuf);
@@ -28,15 +31,20 @@ impl Drop for TempDir {
     }
 }
 
-fn noyau(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_noyau"))
+/// `noyau ARGS` started with piped standard streams and a temporary HOME.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_noyau"))
         .args(args)
         .env("HOME", std::env::temp_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("noyau runs");
+        .expect("noyau runs")
+}
+
+fn noyau(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = spawn(args);
     if let Some(input) = stdin {
         child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     }
@@ -81,6 +89,70 @@ fn a_formula_of_1e5_nodes_runs() {
     let out = noyau(&["run", arg(&script)], None);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "deep formula ok\n");
+}
+
+/// Ctrl-C (SIGINT) during a REPL cell stops that cell; the REPL and its variables survive.
+#[test]
+fn sigint_stops_a_repl_cell_and_keeps_the_session() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let mut child = spawn(&["repl"]);
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"let kept = 5;\nlet n = 0; loop { n += 1; }\nkept + 1\n").expect("write stdin");
+    drop(stdin);
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut pipe = child.stderr.take().expect("stderr");
+    let sink = stderr.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    // Signal until the loop reports its interrupt (a signal that comes before the cell starts
+    // is forgotten when it starts, as in the kernel).
+    let start = std::time::Instant::now();
+    while !stderr.lock().unwrap().contains("interrupted") {
+        assert!(start.elapsed().as_secs() < 60, "the loop was never interrupted: {}", stderr.lock().unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: kill sends a signal to the child we started; no memory is involved.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    }
+    let out = child.wait_with_output().expect("noyau finishes");
+    reader.join().expect("the reader ends");
+    assert!(out.status.success(), "stderr: {}", stderr.lock().unwrap());
+    assert!(text(&out.stdout).lines().any(|l| l.trim() == "6"), "stdout: {}", text(&out.stdout));
+}
+
+/// Every reproducer of tests/reproducers through `noyau run`: a clean error at its position, the
+/// exit status it asks for, or a run to its end; never a crash.
+#[test]
+fn every_reproducer_ends_cleanly() {
+    let mut failures = Vec::new();
+    for case in reproducers::cases() {
+        let out = Command::new(env!("CARGO_BIN_EXE_noyau"))
+            .args(["run", arg(&case.path)])
+            .env("HOME", std::env::temp_dir())
+            .env("NOYAU_MEMORY_LIMIT", reproducers::MEMORY_LIMIT)
+            .output()
+            .expect("noyau runs");
+        let (code, stderr) = (out.status.code(), text(&out.stderr));
+        let ok = !stderr.contains("panicked")
+            && match &case.expect {
+                Expect::Ok => code == Some(0),
+                Expect::Exit(n) => code == Some(*n),
+                Expect::Error(t) => {
+                    code == Some(1) && reproducers::has_position(&stderr, &case.name) && stderr.contains(t.as_str())
+                }
+            };
+        if !ok {
+            failures.push(format!("{} ({:?}): status {code:?}\n{stderr}", case.name, case.expect));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 fn notebook(cells: &[(&str, &str)]) -> String {

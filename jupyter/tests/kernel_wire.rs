@@ -1,12 +1,16 @@
 //! The kernel over real ZeroMQ sockets: signed replies, forged messages dropped, outputs streamed in order, interrupts.
 
+mod support;
+
 use jupyter_protocol::{
-    ConnectionInfo, ExecuteRequest, InterruptRequest, JupyterMessage, JupyterMessageContent, KernelInfoRequest,
-    ShutdownRequest, Transport,
+    ConnectionInfo, ExecuteRequest, InterruptRequest, IsCompleteRequest, JupyterMessage, JupyterMessageContent,
+    KernelInfoRequest, ShutdownRequest, Transport,
 };
 use jupyter_zmq_client as zmq;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::reproducers::{self, Expect};
 use tokio::time::timeout;
 
 /// A kernel process on free local ports, killed when dropped.
@@ -18,6 +22,11 @@ struct Kernel {
 
 impl Kernel {
     async fn start(name: &str) -> Kernel {
+        Kernel::start_with(name, None, &[]).await
+    }
+
+    /// A kernel started in folder `cwd` (where relative paths of cells resolve) with `env` set.
+    async fn start_with(name: &str, cwd: Option<&Path>, env: &[(&str, &str)]) -> Kernel {
         let (ports, listeners) = zmq::peek_ports_with_listeners("127.0.0.1".parse().unwrap(), 5).await.unwrap();
         let info = ConnectionInfo {
             ip: "127.0.0.1".into(),
@@ -36,12 +45,12 @@ impl Kernel {
         let file = dir.join("connection.json");
         std::fs::write(&file, serde_json::to_string(&info).unwrap()).unwrap();
         drop(listeners);
-        let child = Command::new(env!("CARGO_BIN_EXE_noyau"))
-            .args(["kernel", "--connection-file", file.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the kernel starts");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_noyau"));
+        command.args(["kernel", "--connection-file", file.to_str().unwrap()]).envs(env.iter().copied());
+        if let Some(dir) = cwd {
+            command.current_dir(dir);
+        }
+        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("the kernel starts");
         Kernel { child, info, dir }
     }
 
@@ -118,10 +127,24 @@ async fn outputs_of(iopub: &mut zmq::ClientIoPubConnection, id: &str) -> Vec<Jup
     }
 }
 
+/// Runs `code` and returns the text of its result (`text/plain` of the execute_result).
+async fn result_of(
+    shell: &mut zmq::ClientShellConnection,
+    iopub: &mut zmq::ClientIoPubConnection,
+    code: &str,
+) -> serde_json::Value {
+    let run: JupyterMessage = ExecuteRequest::new(code.into()).into();
+    let id = run.header.msg_id.clone();
+    request(shell, run, Duration::from_secs(30)).await;
+    let out = outputs_of(iopub, &id).await;
+    let Some(JupyterMessageContent::ExecuteResult(result)) = out.last() else { panic!("no result of {code}: {out:?}") };
+    serde_json::to_value(&result.data).unwrap()["text/plain"].clone()
+}
+
 #[tokio::test]
 async fn signed_replies_and_forged_requests_dropped() {
     let kernel = Kernel::start("sign").await;
-    let (mut shell, _iopub) = kernel.client(&kernel.info.key).await;
+    let (mut shell, mut iopub) = kernel.client(&kernel.info.key).await;
     // The client checks the reply's HMAC with the key: reading it at all proves it is signed.
     let reply = wait_ready(&mut shell).await;
     let JupyterMessageContent::KernelInfoReply(info) = reply.content else { panic!("not a kernel_info_reply") };
@@ -135,6 +158,15 @@ async fn signed_replies_and_forged_requests_dropped() {
     // ...and the kernel still serves the right key.
     let again = request(&mut shell, KernelInfoRequest {}.into(), Duration::from_secs(10)).await;
     assert_eq!(again.message_type(), "kernel_info_reply");
+
+    // A correctly signed message sent twice runs once: the replay is dropped.
+    request(&mut shell, ExecuteRequest::new("let runs = 0;".into()).into(), Duration::from_secs(30)).await;
+    let once: JupyterMessage = ExecuteRequest::new("runs += 1;".into()).into();
+    let reply = request(&mut shell, once.clone(), Duration::from_secs(30)).await;
+    assert_eq!(reply.message_type(), "execute_reply");
+    shell.send(once).await.unwrap();
+    assert!(timeout(Duration::from_secs(2), shell.read()).await.is_err(), "a replayed request was answered");
+    assert_eq!(result_of(&mut shell, &mut iopub, "runs").await, "1");
 }
 
 #[tokio::test]
@@ -164,12 +196,7 @@ async fn outputs_stream_in_order_and_interrupts_keep_the_state() {
     let JupyterMessageContent::ExecuteReply(r) = stopped.content else { panic!("not an execute_reply") };
     assert_eq!(r.error.map(|e| e.ename).as_deref(), Some("Interrupted"));
 
-    let check: JupyterMessage = ExecuteRequest::new("kept + 1".into()).into();
-    let id = check.header.msg_id.clone();
-    request(&mut shell, check, Duration::from_secs(30)).await;
-    let out = outputs_of(&mut iopub, &id).await;
-    let Some(JupyterMessageContent::ExecuteResult(result)) = out.last() else { panic!("no result: {out:?}") };
-    assert_eq!(serde_json::to_value(&result.data).unwrap()["text/plain"], "6");
+    assert_eq!(result_of(&mut shell, &mut iopub, "kept + 1").await, "6");
 
     control.send(ShutdownRequest { restart: false }.into()).await.unwrap();
     let bye = timeout(Duration::from_secs(5), control.read()).await.unwrap().unwrap();
@@ -199,4 +226,42 @@ async fn a_formula_of_1e5_nodes_runs_in_the_kernel() {
         })
         .collect();
     assert_eq!(printed, "deep formula ok\n");
+}
+
+/// Every reproducer of tests/reproducers as a cell of one kernel: each ends as it must (an error
+/// reply, or a run to its end), the kernel answers the next request, and its variables stay.
+#[tokio::test]
+async fn the_kernel_survives_every_reproducer_with_its_state() {
+    let dir = reproducers::dir();
+    let kernel = Kernel::start_with("repro", Some(&dir), &[("NOYAU_MEMORY_LIMIT", reproducers::MEMORY_LIMIT)]).await;
+    let (mut shell, mut iopub) = kernel.client(&kernel.info.key).await;
+    wait_ready(&mut shell).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription reaches the kernel
+    request(&mut shell, ExecuteRequest::new("let kept = 42;".into()).into(), Duration::from_secs(30)).await;
+
+    let mut failures = Vec::new();
+    for case in reproducers::cases() {
+        let reply =
+            request(&mut shell, ExecuteRequest::new(case.source.clone()).into(), Duration::from_secs(300)).await;
+        let JupyterMessageContent::ExecuteReply(r) = reply.content else {
+            panic!("{}: not an execute_reply", case.name)
+        };
+        let error = r.error.map(|e| format!("{}: {}\n{}", e.ename, e.evalue, e.traceback.join("\n")));
+        let ok = match (&case.expect, &error) {
+            (Expect::Error(t), Some(e)) => e.contains(t.as_str()),
+            (Expect::Ok | Expect::Exit(_), None) => true,
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("{} ({:?}): {error:?}", case.name, case.expect));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+
+    // Consoles send is_complete on every Enter: deep source is an answer too, not a crash.
+    let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+    let reply = request(&mut shell, IsCompleteRequest { code: deep }.into(), Duration::from_secs(30)).await;
+    assert_eq!(reply.message_type(), "is_complete_reply");
+
+    assert_eq!(result_of(&mut shell, &mut iopub, "kept").await, "42");
 }

@@ -23,6 +23,19 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     doc("assert(condition: bool | Tensor)", assert_doc)
         .register_into_engine(engine, |cond: Dynamic| check(&cond, None));
 
+    // Rhai's own exit(value) ends the script with that value as its result; this one also
+    // records the status, so that `noyau run` exits with it as a shell script would.
+    let c = ctx.clone();
+    doc(
+        "exit(code: int)",
+        "Ends the script here; `noyau run` exits with `code` (0 to 255). In a notebook cell it ends the cell.",
+    )
+    .register_into_engine(engine, move |code: rhai::INT| -> RhaiResult<()> {
+        let status = u8::try_from(code).map_err(|_| rt("exit", format!("the code must be 0 to 255, got {code}")))?;
+        c.exit_code.set(Some(status as i32));
+        Err(rhai::EvalAltResult::Exit(Dynamic::from(code), rhai::Position::NONE).into())
+    });
+
     let close_doc = "Stops the script with an error unless a and b (tensors, numbers or arrays; shapes equal\n\
                      or broadcastable) are close: |a - b| <= atol + rtol * |b| everywhere. The defaults are\n\
                      rtol = 1e-5 and atol = 1e-8. The error shows the worst element: its index, both values,\n\

@@ -40,6 +40,8 @@ pub struct Context {
     /// Where reductions and Sinkhorn loops report their progress (a terminal bar, a Jupyter
     /// display), if anywhere.
     progress: RefCell<Option<ProgressHook>>,
+    /// The status a script asked to end with (`exit(code)`), for `noyau run` to exit with.
+    pub exit_code: Cell<Option<i32>>,
 }
 
 impl Context {
@@ -53,6 +55,7 @@ impl Context {
             base_dir: RefCell::new(PathBuf::from(".")),
             figures: Cell::new(0),
             progress: RefCell::new(None),
+            exit_code: Cell::new(None),
         })
     }
 

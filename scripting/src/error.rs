@@ -88,6 +88,16 @@ fn describe(e: &EvalAltResult) -> (Position, String, bool) {
         }
         EvalAltResult::ErrorRuntime(v, pos) => (*pos, v.to_string(), false),
         EvalAltResult::ErrorTerminated(_, pos) => (*pos, "interrupted".to_string(), true),
+        // Rhai says "Stack overflow" for its call-depth limit, which is checked before any real
+        // overflow can happen.
+        EvalAltResult::ErrorStackOverflow(pos) => (
+            *pos,
+            format!(
+                "too many nested function calls (more than {}): does a recursion miss its base case?",
+                crate::session::limits::CALL_LEVELS
+            ),
+            false,
+        ),
         EvalAltResult::ErrorFunctionNotFound(sig, pos) => {
             (*pos, format!("no function {sig}: check the name and the types of the arguments (see help())"), false)
         }

@@ -203,37 +203,52 @@ pub fn write_npy(t: &Tensor) -> Vec<u8> {
 }
 
 /// CSV text as a 2-D tensor; the first line is a header if it is not all numbers.
+///
+/// Files separated by commas, semicolons or tabs (the first of them found on the first line)
+/// are read by the `csv` crate, which handles quoting; a file with none of them is read as
+/// numbers separated by spaces. A UTF-8 byte-order mark is not part of the first field.
 pub fn parse_csv(text: &str, dtype: DType) -> Result<Tensor, String> {
-    let split = |line: &str| -> Vec<String> {
-        let sep = [',', ';', '\t'].into_iter().find(|&c| line.contains(c));
-        match sep {
-            Some(c) => line.split(c).map(|f| f.trim().to_string()).collect(),
-            None => line.split_whitespace().map(str::to_string).collect(),
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    // Each row with its line number (1-based), blank lines left out.
+    let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
+    match [b',', b';', b'\t'].into_iter().find(|c| first.as_bytes().contains(c)) {
+        Some(sep) => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .delimiter(sep)
+                .from_reader(text.as_bytes());
+            for record in reader.records() {
+                let record = record.map_err(|e| e.to_string())?;
+                if record.iter().all(str::is_empty) {
+                    continue;
+                }
+                let line = record.position().map_or(0, |p| p.line());
+                rows.push((line, record.iter().map(str::to_string).collect()));
+            }
         }
-    };
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).peekable();
-    if let Some((_, first)) = lines.peek() {
-        if split(first).iter().any(|f| f.parse::<f64>().is_err()) {
-            lines.next();
+        None => {
+            for (k, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                rows.push((k as u64 + 1, line.split_whitespace().map(str::to_string).collect()));
+            }
         }
     }
-    let (mut values, mut cols, mut rows) = (Vec::new(), None, 0);
-    for (k, line) in lines {
-        let fields = split(line);
-        if *cols.get_or_insert(fields.len()) != fields.len() {
-            return Err(format!(
-                "line {}: {} fields where earlier lines have {}",
-                k + 1,
-                fields.len(),
-                cols.unwrap_or(0)
-            ));
+    if rows.first().is_some_and(|(_, fields)| fields.iter().any(|f| f.parse::<f64>().is_err())) {
+        rows.remove(0);
+    }
+    let cols = rows.first().map_or(0, |(_, fields)| fields.len());
+    let mut values = Vec::with_capacity(rows.len() * cols);
+    for (line, fields) in &rows {
+        if fields.len() != cols {
+            return Err(format!("line {line}: {} fields where earlier lines have {cols}", fields.len()));
         }
         for f in fields {
-            values.push(f.parse::<f64>().map_err(|_| format!("line {}: `{f}` is not a number", k + 1))?);
+            values.push(f.parse::<f64>().map_err(|_| format!("line {line}: `{f}` is not a number"))?);
         }
-        rows += 1;
     }
-    let t = Tensor::from_vec(values, &[rows, cols.unwrap_or(0)]).map_err(|e| e.to_string())?;
+    let t = Tensor::from_vec(values, &[rows.len(), cols]).map_err(|e| e.to_string())?;
     Ok(t.to_dtype(dtype))
 }
 
@@ -249,4 +264,26 @@ fn csv_text(t: &Tensor) -> Result<String, String> {
     let lines: Vec<String> =
         values.chunks(cols.max(1)).map(|row| row.iter().map(|&x| show(x)).collect::<Vec<_>>().join(",")).collect();
     Ok(lines.join("\n") + "\n")
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<(Vec<usize>, Vec<f64>), String> {
+        parse_csv(text, DType::F64).map(|t| (t.shape().to_vec(), t.to_vec_f64()))
+    }
+
+    #[test]
+    fn headers_marks_quotes_blank_lines_and_errors() {
+        // A byte-order mark does not hide the first row (it was taken as a header).
+        assert_eq!(read("\u{feff}1,2\n3,4\n"), Ok((vec![2, 2], vec![1.0, 2.0, 3.0, 4.0])));
+        assert_eq!(read("\u{feff}x,y\n1,2\n"), Ok((vec![1, 2], vec![1.0, 2.0])));
+        assert_eq!(read("a;b\n\"1.5\"; 2\n\n3;4\n"), Ok((vec![2, 2], vec![1.5, 2.0, 3.0, 4.0])));
+        assert_eq!(read("1 2\n3   4\n"), Ok((vec![2, 2], vec![1.0, 2.0, 3.0, 4.0])));
+        assert_eq!(read("1\n2\n"), Ok((vec![2, 1], vec![1.0, 2.0])));
+        assert_eq!(read(""), Ok((vec![0, 0], vec![])));
+        assert_eq!(read("x,y\n1,2\n3\n"), Err("line 3: 1 fields where earlier lines have 2".into()));
+        assert_eq!(read("1,2\n3,z\n"), Err("line 2: `z` is not a number".into()));
+    }
 }

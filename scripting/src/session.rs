@@ -13,6 +13,25 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// The stack of every thread that runs a session (`noyau run`, the REPL, the kernel's executor):
+/// the depth limits below are sized for it, so deep source is an error, never a stack overflow.
+pub const STACK_SIZE: usize = 256 << 20;
+
+/// The limits of a session's Rhai engine. Formulas themselves have no depth limit (no pass
+/// recurses on them); these bound what Rhai's own recursive parser and evaluator may nest.
+pub mod limits {
+    /// Nesting of expressions (parentheses, blocks, chained operators) at top level and in functions.
+    pub const EXPR_DEPTH: usize = 512;
+    /// Nested calls of script functions (recursion).
+    pub const CALL_LEVELS: usize = 1000;
+    /// Bytes of one string.
+    pub const STRING_BYTES: usize = 256 << 20;
+    /// Elements of one array (each a 16-byte value).
+    pub const ARRAY_LEN: usize = 1 << 25;
+    /// Entries of one object map.
+    pub const MAP_LEN: usize = 1 << 24;
+}
+
 pub struct Session {
     engine: Engine,
     scope: Scope<'static>,
@@ -46,8 +65,13 @@ impl Session {
     pub fn with_sink(sink: Sink) -> Session {
         let ctx = Context::new(sink);
         let mut engine = Engine::new();
-        // Formulas built in loops and deep expressions are normal here; the defaults are for untrusted code.
-        engine.set_max_expr_depths(0, 0);
+        // Rhai's defaults (64 levels) are for untrusted snippets; sessions run on threads of
+        // STACK_SIZE, which these limits fit in with room to spare.
+        engine.set_max_expr_depths(limits::EXPR_DEPTH, limits::EXPR_DEPTH);
+        engine.set_max_call_levels(limits::CALL_LEVELS);
+        engine.set_max_string_size(limits::STRING_BYTES);
+        engine.set_max_array_size(limits::ARRAY_LEN);
+        engine.set_max_map_size(limits::MAP_LEN);
         let c = ctx.clone();
         engine.on_print(move |s| c.emit(Event::Stdout(s.to_string())));
         let c = ctx.clone();
@@ -61,6 +85,7 @@ impl Session {
     /// Runs `source` (named `name` in errors) and returns the value of its last expression.
     pub fn eval(&mut self, source: &str, name: &str) -> Result<Dynamic, Error> {
         self.ctx.cancel.store(false, Ordering::Relaxed);
+        self.ctx.exit_code.set(None);
         let mut ast =
             self.engine.compile(source).map_err(|e| Error::Script(ScriptError::from_parse(name, source, &e)))?;
         ast.set_source(name);

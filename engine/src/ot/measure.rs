@@ -29,6 +29,18 @@ impl Measure {
         t.reshape(&shape)
     }
 
+    /// Checks that the measure `name` has some mass: with every weight zero each log-weight is
+    /// −100000 and Sinkhorn would return a number that means nothing.
+    pub fn check_mass(&self, op: &str, name: &str) -> Result<()> {
+        if self.weights.to_vec_f64().iter().all(|&w| w == 0.0) {
+            return Err(Error::invalid(
+                op,
+                format!("every weight of {name} is 0: transport needs a positive total mass on both sides"),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn dim(&self) -> usize {
         self.points.shape()[1]
     }

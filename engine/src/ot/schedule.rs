@@ -30,19 +30,30 @@ pub fn diameter(x: &Tensor, y: &Tensor) -> Result<f64> {
 ///
 /// The first value appears twice (once alone, once as the start of the range), and when the
 /// clouds are smaller than the blur the range is empty: both are GeomLoss's behaviour, kept so
-/// that the same number of iterations runs.
-pub fn epsilon_schedule(p: f64, diameter: f64, blur: f64, scaling: f64) -> Vec<f64> {
+/// that the same number of iterations runs. A schedule longer than [`MAX_STEPS`] (a scaling
+/// very close to 1) is an error rather than hours of iterations or gigabytes of temperatures.
+pub fn epsilon_schedule(p: f64, diameter: f64, blur: f64, scaling: f64) -> Result<Vec<f64>> {
     let (start, stop, step) = (p * diameter.ln(), p * blur.ln(), p * scaling.ln());
-    let mut eps = vec![diameter.powf(p)];
     // NumPy's arange: ceil((stop − start)/step) values start + k·δ, with δ = (start + step) − start.
     let len = ((stop - start) / step).ceil();
-    if len.is_finite() && len > 0.0 {
-        let delta = (start + step) - start;
-        eps.extend((0..len as usize).map(|k| (start + k as f64 * delta).exp()));
+    let len = if len.is_finite() && len > 0.0 { len } else { 0.0 };
+    if len > MAX_STEPS as f64 {
+        return Err(Error::invalid(
+            "sinkhorn",
+            format!(
+                "scaling = {scaling} needs {len:.0} steps to cool from the diameter {diameter:.3e} to the blur                  {blur:.3e}, more than {MAX_STEPS}: take a smaller scaling (0.5 to 0.95 is usual)"
+            ),
+        ));
     }
+    let mut eps = vec![diameter.powf(p)];
+    let delta = (start + step) - start;
+    eps.extend((0..len as usize).map(|k| (start + k as f64 * delta).exp()));
     eps.push(blur.powf(p));
-    eps
+    Ok(eps)
 }
+
+/// The longest ε schedule a Sinkhorn loop accepts (GeomLoss's usual scalings give tens of steps).
+pub const MAX_STEPS: usize = 10_000;
 
 /// The factor 1/(1 + ε/ρ) applied to every update of unbalanced transport (1 when balanced).
 pub fn dampening(eps: f64, rho: Option<f64>) -> f64 {
@@ -56,14 +67,17 @@ mod tests {
     #[test]
     fn schedule_matches_numpy_arange() {
         // np.arange(2*ln 1, 2*ln 0.25, 2*ln 0.5) has 2 values: 0 and 2 ln 0.5.
-        let eps = epsilon_schedule(2.0, 1.0, 0.25, 0.5);
+        let eps = epsilon_schedule(2.0, 1.0, 0.25, 0.5).unwrap();
         let expected = [1.0, 1.0, 0.25, 0.0625];
         assert_eq!(eps.len(), expected.len());
         for (e, x) in eps.iter().zip(expected) {
             assert!((e - x).abs() < 1e-12, "{eps:?}");
         }
         // A blur larger than the diameter: no range, only the two ends.
-        assert_eq!(epsilon_schedule(1.0, 0.1, 0.5, 0.5), vec![0.1, 0.5]);
+        assert_eq!(epsilon_schedule(1.0, 0.1, 0.5, 0.5).unwrap(), vec![0.1, 0.5]);
+        // A scaling so close to 1 that the schedule would run for days is refused.
+        let err = epsilon_schedule(2.0, 10.0, 0.01, 0.9999999999).unwrap_err().to_string();
+        assert!(err.contains("take a smaller scaling"), "{err}");
     }
 
     #[test]

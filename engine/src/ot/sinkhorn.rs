@@ -126,6 +126,8 @@ pub(crate) fn solve(
 ) -> Result<(Measure, Measure, Potentials)> {
     let cost = opts.check()?;
     let (ma, mb) = measure::pair(OP, a, x, b, y)?;
+    ma.check_mass(OP, "a")?;
+    mb.check_mass(OP, "b")?;
     let diameter = match opts.diameter {
         Some(d) => d,
         // Clouds reduced to one common point have no extent: start at the blur itself.
@@ -135,7 +137,7 @@ pub(crate) fn solve(
         softmin: Softmin::new(cost, ma.dim(), &opts.reduce)?,
         log_a: ma.log_weights()?,
         log_b: mb.log_weights()?,
-        schedule: epsilon_schedule(cost.p(), diameter, opts.blur, opts.scaling),
+        schedule: epsilon_schedule(cost.p(), diameter, opts.blur, opts.scaling)?,
         rho: opts.reach.map(|r| r.powf(cost.p())),
         debias: opts.debias,
         progress: opts.reduce.progress.clone(),

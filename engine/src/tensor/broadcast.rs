@@ -5,7 +5,7 @@
 //! goes through [`Tensor::sum_to`], which sums the gradient over the dimensions that were
 //! stretched.
 
-use super::{checked_len, with_dtype, Arr, Data, Elem, Tensor};
+use super::{checked_alloc, with_dtype, Arr, Data, Elem, Tensor};
 use crate::error::{Error, Result};
 use ndarray::{Axis, IxDyn, Zip};
 
@@ -47,7 +47,7 @@ impl Tensor {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        checked_len(op, shape)?;
+        checked_alloc(op, shape, self.dtype())?;
         let data = with_dtype!(self.dtype(), T => {
             let a = self.data().get::<T>(op)?;
             let v = a.broadcast(IxDyn(shape)).ok_or_else(|| Error::tensor(op, "internal error: broadcast refused"))?;

@@ -5,7 +5,7 @@
 //! after, by differentiable reshapes.
 
 use super::broadcast::{broadcast_shapes, promote};
-use super::{checked_len, norm_dim, with_dtype, Arr, Elem, Tensor};
+use super::{checked_alloc, norm_dim, with_dtype, Arr, Elem, Tensor};
 use crate::error::{Error, Result};
 use ndarray::{linalg::general_mat_mul, Array3, Axis, Ix3, IxDyn};
 
@@ -59,7 +59,7 @@ impl Tensor {
         })?;
         let mut out_shape = batch.clone();
         out_shape.extend([m, n]);
-        checked_len(op, &out_shape)?;
+        checked_alloc(op, &out_shape, self.dtype())?;
         let data = with_dtype!(self.dtype(), T => {
             let (x, y) = (self.data().get::<T>(op)?, other.data().get::<T>(op)?);
             T::wrap(matmul_arrays(x, y, &batch, (m, k, n))?)

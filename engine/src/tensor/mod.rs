@@ -129,16 +129,21 @@ impl Tensor {
 
     /// A tensor of the given shape filled with `value`.
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
-        checked_len("full", shape)?;
-        Ok(with_dtype!(dtype, T => Tensor::from_array(ArrayD::from_elem(IxDyn(shape), T::from_f64(value)))))
+        Tensor::filled("full", shape, value, dtype)
     }
 
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
-        Tensor::full(shape, 0.0, dtype)
+        Tensor::filled("zeros", shape, 0.0, dtype)
     }
 
     pub fn ones(shape: &[usize], dtype: DType) -> Result<Tensor> {
-        Tensor::full(shape, 1.0, dtype)
+        Tensor::filled("ones", shape, 1.0, dtype)
+    }
+
+    /// A tensor filled with `value`, errors naming `op` (the function the caller called).
+    fn filled(op: &str, shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        checked_alloc(op, shape, dtype)?;
+        Ok(with_dtype!(dtype, T => Tensor::from_array(ArrayD::from_elem(IxDyn(shape), T::from_f64(value)))))
     }
 
     /// Zeros of this tensor's shape and dtype.
@@ -157,7 +162,7 @@ impl Tensor {
     }
 
     fn generate(op: &str, shape: &[usize], dtype: DType, mut f: impl FnMut() -> f64) -> Result<Tensor> {
-        checked_len(op, shape)?;
+        checked_alloc(op, shape, dtype)?;
         Ok(with_dtype!(dtype, T => Tensor::from_array(ArrayD::from_shape_simple_fn(IxDyn(shape), || T::from_f64(f())))))
     }
 
@@ -274,6 +279,14 @@ pub(crate) fn checked_len(op: &str, shape: &[usize]) -> Result<usize> {
         .try_fold(1usize, |acc, &n| acc.checked_mul(n))
         .filter(|&n| n <= isize::MAX as usize)
         .ok_or_else(|| Error::tensor(op, format!("shape {shape:?} has too many elements")))
+}
+
+/// The number of values of a new tensor of `shape` in `dtype`, checked against the memory
+/// budget before anything is allocated.
+pub(crate) fn checked_alloc(op: &str, shape: &[usize], dtype: DType) -> Result<usize> {
+    let len = checked_len(op, shape)?;
+    crate::budget::check(op, len, dtype.bytes())?;
+    Ok(len)
 }
 
 /// A possibly negative dimension index resolved against `ndim` dimensions.

@@ -182,6 +182,7 @@ impl Tensor {
     fn binary(&self, other: &Tensor, op: Binary) -> Result<Tensor> {
         let (a, b) = promote(self, other);
         let shape = broadcast_shapes(op.name(), a.shape(), b.shape())?;
+        super::checked_alloc(op.name(), &shape, a.dtype())?;
         let data = with_dtype!(a.dtype(), T => {
             let (x, y) = (a.data().get::<T>(op.name())?, b.data().get::<T>(op.name())?);
             T::wrap(zip_map(op.name(), x, y, &shape, |x, y| op.apply(x, y))?)

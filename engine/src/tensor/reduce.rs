@@ -4,9 +4,9 @@
 //! count. The gradient of max and min is shared equally by the elements that attain the
 //! extremum (as PyTorch's `amax`): ties split the gradient instead of picking one of them.
 
-use super::{norm_dim, with_dtype, Arr, Elem, Tensor};
+use super::{checked_alloc, norm_dim, with_dtype, Arr, Elem, Tensor};
 use crate::error::{Error, Result};
-use ndarray::Axis;
+use ndarray::{ArrayD, Axis, IxDyn};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -29,6 +29,7 @@ impl Tensor {
     /// The sum over dimension `dim`, which is kept with size 1 if `keepdim`.
     pub fn sum(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
         let d = norm_dim("sum", dim, self.ndim())?;
+        self.check_output("sum", d)?;
         Ok(self.reduce(Kind::Sum, &[d], keepdim))
     }
 
@@ -40,6 +41,7 @@ impl Tensor {
     /// The mean over dimension `dim` (NaN for an empty dimension).
     pub fn mean(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
         let d = norm_dim("mean", dim, self.ndim())?;
+        self.check_output("mean", d)?;
         Ok(self.reduce(Kind::Sum, &[d], keepdim) / self.shape()[d] as f64)
     }
 
@@ -62,6 +64,17 @@ impl Tensor {
 
     pub fn min_all(&self) -> Result<Tensor> {
         self.extremum(Kind::Min, None, false)
+    }
+
+    /// A reduction of an empty tensor can have more values than its input (\[0, n\] summed over
+    /// dimension 0 is n zeros): that output is checked against the memory budget first.
+    fn check_output(&self, op: &str, d: usize) -> Result<()> {
+        if self.numel() == 0 {
+            let mut shape = self.shape().to_vec();
+            shape.remove(d);
+            checked_alloc(op, &shape, self.dtype())?;
+        }
+        Ok(())
     }
 
     /// Max or min over `dim`, or over all dimensions; there is no extremum of nothing.
@@ -104,6 +117,18 @@ impl Tensor {
 fn reduce_array<T: Elem>(a: &Arr<T>, kind: Kind, dims: &[usize], keepdim: bool) -> Arr<T> {
     let mut sorted = dims.to_vec();
     sorted.sort_unstable();
+    if a.is_empty() {
+        // Nothing to fold (an extremum of nothing was refused before): the result is filled
+        // directly, since folding an axis of empty lanes can take billions of steps.
+        let shape: Vec<usize> = (0..a.ndim())
+            .filter_map(|d| match sorted.binary_search(&d) {
+                Ok(_) if keepdim => Some(1),
+                Ok(_) => None,
+                Err(_) => Some(a.shape()[d]),
+            })
+            .collect();
+        return ArrayD::from_elem(IxDyn(&shape), T::zero()).into_shared();
+    }
     let mut r = a.to_owned();
     // From the last dimension down, so that removing one does not shift the others.
     for &d in sorted.iter().rev() {

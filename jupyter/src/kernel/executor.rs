@@ -23,7 +23,8 @@ pub struct Job {
 pub fn spawn(iopub: UnboundedSender<JupyterMessage>) -> anyhow::Result<(mpsc::Sender<Job>, Interrupter)> {
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
     let (ready_tx, ready_rx) = mpsc::channel();
-    std::thread::Builder::new().name("noyau-executor".into()).spawn(move || {
+    let stack = noyau_scripting::session::STACK_SIZE;
+    std::thread::Builder::new().name("noyau-executor".into()).stack_size(stack).spawn(move || {
         // The request whose cell is running: outputs are its children.
         let parent: Arc<Mutex<Option<JupyterMessage>>> = Arc::new(Mutex::new(None));
         let mut cells = Cells::new(sink(iopub.clone(), parent.clone()));

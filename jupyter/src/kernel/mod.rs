@@ -11,7 +11,8 @@
 //! runs, and its `interrupt_request` sets the session's cancel flag (the state stays).
 //! `complete.rs` holds completion, inspection and is_complete, `install.rs` the kernelspec,
 //! `history.rs` the input history, `queue.rs` the abort of queued executions after an error
-//! (stop_on_error, as ipykernel does it), and `progress_display.rs` the progress of long work.
+//! (stop_on_error, as ipykernel does it), `replays.rs` the dropping of replayed messages, and
+//! `progress_display.rs` the progress of long work.
 
 pub mod complete;
 mod executor;
@@ -19,6 +20,7 @@ pub mod history;
 pub mod install;
 mod progress_display;
 mod queue;
+mod replays;
 mod replies;
 
 use anyhow::{bail, Context as _};
@@ -64,9 +66,14 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
         }
     });
     tokio::spawn(async move { while heartbeat.single_heartbeat().await.is_ok() {} });
+    let replays = replays::Replays::shared();
+    let seen = replays.clone();
     tokio::spawn(async move {
         loop {
             let request = next_request(&mut control, "control").await;
+            if !replays::check(&seen, &request, "control") {
+                continue;
+            }
             let reply: JupyterMessageContent = match &request.content {
                 JupyterMessageContent::InterruptRequest(_) => {
                     interrupter.interrupt();
@@ -91,8 +98,9 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
     let (mut shell_out, shell_in) = shell.split();
     let (queue_tx, mut queue) = mpsc::unbounded_channel::<Queued>();
     let (stop_aborting, stop_aborting_rx) = mpsc::unbounded_channel::<()>();
-    tokio::spawn(queue::read_shell(shell_in, queue_tx, stop_aborting_rx));
+    tokio::spawn(queue::read_shell(shell_in, queue_tx, stop_aborting_rx, replays));
     let mut aborting = false;
+    let mut late = queue::LateAborts::default();
     while let Some(item) = queue.recv().await {
         let request = match item {
             Queued::Request(r) => *r,
@@ -104,7 +112,9 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
         // Each request is framed by busy/idle on iopub.
         let _ = iopub_tx.send(JupyterMessage::new(Status::busy(), Some(&request)));
         let reply: Option<JupyterMessageContent> = match &request.content {
-            JupyterMessageContent::ExecuteRequest(_) if aborting => Some(queue::aborted_reply()),
+            JupyterMessageContent::ExecuteRequest(_) if aborting || late.sent_before_the_failure(&request) => {
+                Some(queue::aborted_reply())
+            }
             JupyterMessageContent::KernelInfoRequest(_) => Some(replies::kernel_info().into()),
             JupyterMessageContent::CommInfoRequest(_) => Some(jupyter_protocol::CommInfoReply::default().into()),
             JupyterMessageContent::ShutdownRequest(r) => {
@@ -126,11 +136,14 @@ async fn serve(info: ConnectionInfo) -> anyhow::Result<()> {
             _ => None,
         };
         if let Some(content) = reply {
-            if !aborting && queue::stops_the_queue(&request.content, &content) {
+            let stops = !aborting && queue::stops_the_queue(&request.content, &content);
+            let reply = JupyterMessage::new(content, Some(&request));
+            if stops {
                 aborting = true;
+                late.failed(&reply);
                 let _ = stop_aborting.send(());
             }
-            shell_out.send(JupyterMessage::new(content, Some(&request))).await?;
+            shell_out.send(reply).await?;
         }
         let _ = iopub_tx.send(JupyterMessage::new(Status::idle(), Some(&request)));
     }

@@ -9,9 +9,16 @@
 //! first (its `select!` prefers the socket), then [`Queued::StopAborting`]. Other requests
 //! (completion, history...) are answered as usual meanwhile. An aborted request gets busy, the
 //! reply, idle, and no execute_input, as in ipykernel.
+//!
+//! A client's "Run All" sends every cell at once, but on a loaded machine a request may reach
+//! the socket only after the abort has ended (ipykernel's `stop_on_error_timeout` exists for
+//! this). [`LateAborts`] also aborts, for a short while, the execute requests that were sent
+//! before the failure (by their header's date), whatever their arrival: what the person sends
+//! after seeing the error always runs.
 
-use jupyter_protocol::{JupyterMessageContent, ReplyStatus, UnknownMessage};
+use jupyter_protocol::{Header, JupyterMessage, JupyterMessageContent, ReplyStatus, UnknownMessage};
 use jupyter_zmq_client as zmq;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 /// An item of the shell queue.
@@ -32,6 +39,31 @@ pub fn stops_the_queue(request: &JupyterMessageContent, reply: &JupyterMessageCo
     }
 }
 
+/// How long after a failure a request sent before it may still arrive and be aborted.
+const LATE_WINDOW: Duration = Duration::from_secs(2);
+
+/// The last failure that aborted the queue: its reply's header (whose date is when the kernel
+/// sent it) and when that was on this machine's monotonic clock.
+#[derive(Default)]
+pub struct LateAborts {
+    failure: Option<(Header, Instant)>,
+}
+
+impl LateAborts {
+    /// Records the reply that started an abort.
+    pub fn failed(&mut self, reply: &JupyterMessage) {
+        self.failure = Some((reply.header.clone(), Instant::now()));
+    }
+
+    /// Whether `request` was sent before the last failure and arrives within the window. A
+    /// request without a date (it then reads as 1970) is never taken as late.
+    pub fn sent_before_the_failure(&self, request: &JupyterMessage) -> bool {
+        self.failure.as_ref().is_some_and(|(failure, at)| {
+            at.elapsed() < LATE_WINDOW && request.header.date.timestamp() > 0 && request.header.date < failure.date
+        })
+    }
+}
+
 /// The reply to an aborted execute request: `{"status": "aborted"}` and nothing else, as
 /// ipykernel sends it (the crate's ExecuteReply would add an execution count).
 pub fn aborted_reply() -> JupyterMessageContent {
@@ -39,19 +71,22 @@ pub fn aborted_reply() -> JupyterMessageContent {
 }
 
 /// The shell socket's reader: queues each request as it arrives (one whose signature fails the
-/// check, or that does not parse, is reported on stderr and dropped) and, when asked through
-/// `stop_aborting`, the end of an abort once the socket has nothing more ready.
+/// check, that does not parse, or that replays an earlier one is reported on stderr and
+/// dropped) and, when asked through `stop_aborting`, the end of an abort once the socket has
+/// nothing more ready.
 pub async fn read_shell(
     mut shell: zmq::RouterRecvConnection,
     queue: UnboundedSender<Queued>,
     mut stop_aborting: UnboundedReceiver<()>,
+    replays: super::replays::Shared,
 ) {
     loop {
         let item = tokio::select! {
             // The socket first: everything already received goes before the end of an abort.
             biased;
             read = shell.read() => match read {
-                Ok(m) => Queued::Request(Box::new(m)),
+                Ok(m) if super::replays::check(&replays, &m, "shell") => Queued::Request(Box::new(m)),
+                Ok(_) => continue,
                 Err(e) => {
                     eprintln!("noyau kernel: shell: message dropped: {e}");
                     continue;
@@ -70,6 +105,20 @@ pub async fn read_shell(
 mod tests {
     use super::*;
     use jupyter_protocol::{ExecuteReply, ExecuteRequest};
+
+    #[test]
+    fn requests_sent_before_a_failure_are_late_and_later_ones_are_not() {
+        let before: JupyterMessage = ExecuteRequest::new("1".into()).into();
+        std::thread::sleep(Duration::from_millis(5));
+        let failure = JupyterMessage::new(ExecuteReply::default(), Some(&before));
+        std::thread::sleep(Duration::from_millis(5));
+        let after: JupyterMessage = ExecuteRequest::new("2".into()).into();
+        let mut late = LateAborts::default();
+        assert!(!late.sent_before_the_failure(&before), "no failure yet");
+        late.failed(&failure);
+        assert!(late.sent_before_the_failure(&before));
+        assert!(!late.sent_before_the_failure(&after));
+    }
 
     #[test]
     fn only_failed_loud_executions_that_ask_for_it_abort() {

@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::error::{rt, RhaiResult};
 use crate::help::doc;
 use crate::values::{as_number, dtype_from_name, shape_of, to_size, to_tensor};
-use noyau_engine::{DType, Tensor};
+use noyau_engine::{budget, DType, Tensor};
 use rhai::{Array, Dynamic, Engine, ImmutableString, FLOAT, INT};
 use std::rc::Rc;
 
@@ -29,12 +29,14 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
 
     let shape_doc =
         |what: &str| format!("{what}\nThe shape is given as several ints or one array: {{}}(2, 3) or {{}}([2, 3]).");
-    let filled: [(&str, &str, f64); 2] = [("zeros", "A tensor of zeros.", 0.0), ("ones", "A tensor of ones.", 1.0)];
-    for (name, what, value) in filled {
+    type Filled = fn(&[usize], DType) -> noyau_engine::Result<Tensor>;
+    let filled: [(&str, &str, Filled); 2] =
+        [("zeros", "A tensor of zeros.", Tensor::zeros), ("ones", "A tensor of ones.", Tensor::ones)];
+    for (name, what, make) in filled {
         let c = ctx.clone();
         let text = shape_doc(what).replace("{}", name);
         int_forms!(engine, name, "shape", &text, [], "Tensor", move |dims: Vec<Dynamic>| -> RhaiResult<Tensor> {
-            ok(Tensor::full(&shape_of(name, &dims)?, value, c.dtype.get()))
+            ok(make(&shape_of(name, &dims)?, c.dtype.get()))
         });
     }
     let c = ctx.clone();
@@ -68,6 +70,7 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     .register_into_engine(engine, move |a: Dynamic, b: Dynamic, n: INT| -> RhaiResult<Tensor> {
         let (a, b) = (number("linspace", &a)?, number("linspace", &b)?);
         let n = to_size("linspace", n)?;
+        ok(budget::check("linspace", n, 8))?;
         let step = if n > 1 { (b - a) / (n - 1) as f64 } else { 0.0 };
         let values: Vec<f64> = (0..n).map(|k| if k + 1 == n && n > 1 { b } else { a + step * k as f64 }).collect();
         from_values(values, &[n], c.dtype.get())
@@ -96,6 +99,7 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         move |n: INT| -> RhaiResult<Tensor> {
             let n = to_size("eye", n)?;
             let len = n.checked_mul(n).ok_or_else(|| rt("eye", format!("{n}×{n} is too large")))?;
+            ok(budget::check("eye", len, 8))?;
             let values = (0..len).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
             from_values(values, &[n, n], c.dtype.get())
         },
@@ -138,11 +142,10 @@ fn arange(start: FLOAT, end: FLOAT, step: FLOAT, dtype: DType) -> RhaiResult<Ten
             format!("start, end and step must be finite and step non-zero, got {start}, {end}, {step}"),
         ));
     }
-    let count = ((end - start) / step).ceil().max(0.0);
-    if count > 1e10 {
-        return Err(rt("arange", format!("{count} values are too many")));
-    }
-    let values = (0..count as usize).map(|k| start + step * k as f64).collect::<Vec<_>>();
+    // A count past usize saturates to usize::MAX, which the budget refuses.
+    let count = ((end - start) / step).ceil().max(0.0) as usize;
+    ok(budget::check("arange", count, 8))?;
+    let values = (0..count).map(|k| start + step * k as f64).collect::<Vec<_>>();
     let n = values.len();
     from_values(values, &[n], dtype)
 }
