@@ -1,19 +1,19 @@
 //! Files and rich output: NumPy `.npy` and CSV tensors, a scratch folder, and `display` bundles.
 //!
-//! The `.npy` format is small enough to implement here rather than depend on a crate: a magic
-//! string, a version, a header length (2 bytes in v1, 4 in v2 and v3), a Python dict literal
-//! giving `descr`, `fortran_order` and `shape`, padded so the data starts on a 64-byte boundary,
-//! then the raw values. Relative paths resolve against the script's folder (`Context::resolve`).
+//! Both formats are read and written by the field's crates (`ndarray-npy`, `csv`), with the
+//! checks they lack for input a person may give (see [`parse_npy`]). Relative paths resolve
+//! against the script's folder (`Context::resolve`).
 
 use crate::context::{Context, Event};
 use crate::error::{rt, RhaiResult};
 use crate::help::doc;
 use crate::values::to_tensor;
+use ndarray::ArrayD;
+use ndarray_npy::npy::header::Header;
+use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 use noyau_engine::{DType, Tensor};
 use rhai::{Dynamic, Engine, ImmutableString, Map};
 use std::rc::Rc;
-
-const MAGIC: &[u8] = b"\x93NUMPY";
 
 pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     let c = ctx.clone();
@@ -33,7 +33,8 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
         "Writes x to a NumPy .npy file ('<f4' or '<f8', C order), readable by numpy.load.",
     )
     .register_into_engine(engine, move |path: ImmutableString, x: Tensor| -> RhaiResult<()> {
-        std::fs::write(c.resolve(&path), write_npy(&x)).map_err(|e| rt(&format!("save_npy(\"{path}\")"), e))
+        let call = format!("save_npy(\"{path}\")");
+        std::fs::write(c.resolve(&path), write_npy(&x).map_err(|e| rt(&call, e))?).map_err(|e| rt(&call, e))
     });
     let c = ctx.clone();
     doc(
@@ -77,129 +78,50 @@ pub fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     });
 }
 
-/// Bytes of a `.npy` file as a tensor.
+/// Bytes of a `.npy` file as a tensor, read by the `ndarray-npy` crate.
+///
+/// The crate allocates the whole array from the header's shape before it reads the values, so
+/// a short file that claims a huge shape would abort the process: the header is read first and
+/// its shape checked against the bytes really present (every accepted type takes at least 4).
 pub fn parse_npy(bytes: &[u8], int_dtype: DType) -> Result<Tensor, String> {
-    if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err("not a .npy file (bad magic string)".into());
+    let mut data = bytes;
+    let header = Header::from_reader(&mut data).map_err(|e| format!("not a valid .npy file: {e}"))?;
+    let n = header.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("the shape is too large")?;
+    if n.checked_mul(4).is_none_or(|need| need > data.len()) {
+        return Err(format!("{} bytes of data cannot hold shape {:?}", data.len(), header.shape));
     }
-    let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
-        v => return Err(format!("unsupported .npy version {v}")),
+    let wrong_type = |e: &ReadNpyError| matches!(e, ReadNpyError::WrongDescriptor(_));
+    let t = match ArrayD::<f32>::read_npy(bytes) {
+        Err(e) if wrong_type(&e) => match ArrayD::<f64>::read_npy(bytes) {
+            Err(e) if wrong_type(&e) => match ArrayD::<i64>::read_npy(bytes) {
+                Err(e) if wrong_type(&e) => {
+                    let a = ArrayD::<i32>::read_npy(bytes).map_err(|e| match e {
+                        ReadNpyError::WrongDescriptor(d) => {
+                            format!("unsupported dtype {d}: use float32, float64, int32 or int64")
+                        }
+                        e => e.to_string(),
+                    })?;
+                    Tensor::from_array(a.mapv(f64::from)).to_dtype(int_dtype)
+                }
+                // Integers beyond 2⁵³ round to the nearest float, as numpy's astype does.
+                other => Tensor::from_array(other.map_err(|e| e.to_string())?.mapv(|v| v as f64)).to_dtype(int_dtype),
+            },
+            other => Tensor::from_array(other.map_err(|e| e.to_string())?),
+        },
+        other => Tensor::from_array(other.map_err(|e| e.to_string())?),
     };
-    let header = bytes.get(start..start + header_len).ok_or("truncated header")?;
-    let header = std::str::from_utf8(header).map_err(|_| "the header is not text")?;
-    let descr = dict_value(header, "descr").ok_or("the header has no 'descr'")?;
-    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
-    let fortran = dict_value(header, "fortran_order").ok_or("the header has no 'fortran_order'")? == "True";
-    let shape_text = dict_value(header, "shape").ok_or("the header has no 'shape'")?;
-    let shape = shape_text
-        .trim_matches(|c| c == '(' || c == ')')
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| format!("bad shape {shape_text}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let data = &bytes[start + header_len..];
-    let (little, kind, size) = match descr.as_bytes() {
-        [e @ (b'<' | b'>' | b'='), k, rest @ ..] => (*e != b'>', *k, std::str::from_utf8(rest).unwrap_or("")),
-        _ => return Err(format!("unsupported dtype '{descr}'")),
-    };
-    let n: usize = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("the shape is too large")?;
-    let width = match (kind, size) {
-        (b'f', "4") | (b'i', "4") => 4,
-        (b'f', "8") | (b'i', "8") => 8,
-        _ => return Err(format!("unsupported dtype '{descr}': use float32, float64, int32 or int64")),
-    };
-    let bytes_needed = n.checked_mul(width).ok_or("the shape is too large")?;
-    if data.len() < bytes_needed {
-        return Err(format!("{} bytes of data for shape {shape:?} of '{descr}' ({bytes_needed} expected)", data.len()));
-    }
-    let word = |k: usize| -> [u8; 8] {
-        let mut w = [0u8; 8];
-        let chunk = &data[k * width..(k + 1) * width];
-        if little {
-            w[..width].copy_from_slice(chunk);
-        } else {
-            w[..width].iter_mut().zip(chunk.iter().rev()).for_each(|(a, b)| *a = *b);
-        }
-        w
-    };
-    let values: Vec<f64> = (0..n)
-        .map(|k| {
-            let w = word(k);
-            match (kind, width) {
-                (b'f', 4) => f32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64,
-                (b'i', 4) => i32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64,
-                (b'i', _) => i64::from_le_bytes(w) as f64,
-                _ => f64::from_le_bytes(w),
-            }
-        })
-        .collect();
-    let dtype = match (kind, width) {
-        (b'f', 4) => DType::F32,
-        (b'f', _) => DType::F64,
-        _ => int_dtype,
-    };
-    // Fortran order is C order of the reversed shape with its dimensions reversed back.
-    let c_shape: Vec<usize> = if fortran { shape.iter().rev().copied().collect() } else { shape.clone() };
-    let mut t = Tensor::from_vec(values, &c_shape).map_err(|e| e.to_string())?;
-    if fortran {
-        let n = shape.len();
-        for i in 0..n / 2 {
-            t = t.transpose(i as isize, (n - 1 - i) as isize).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(t.to_dtype(dtype))
+    Ok(t)
 }
 
-/// The text after `'key':` in a header dict, up to the next top-level comma.
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let at = header.find(&format!("'{key}'")).or_else(|| header.find(&format!("\"{key}\"")))?;
-    let rest = header[at + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
-    let mut depth = 0;
-    for (i, c) in rest.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' | '}' if depth == 0 => return Some(rest[..i].trim()),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// A tensor as the bytes of a v1 (or, for huge headers, v2) `.npy` file.
-pub fn write_npy(t: &Tensor) -> Vec<u8> {
-    let descr = match t.dtype() {
-        DType::F32 => "<f4",
-        DType::F64 => "<f8",
+/// A tensor as the bytes of a `.npy` file ('<f4' or '<f8', C order), written by `ndarray-npy`.
+pub fn write_npy(t: &Tensor) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let written = match t.dtype() {
+        DType::F32 => t.to_f64_array().mapv(|x| x as f32).write_npy(&mut out),
+        DType::F64 => t.to_f64_array().write_npy(&mut out),
     };
-    let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
-    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    let v1 = header.len() + 11 < 65536;
-    let prefix = if v1 { 10 } else { 12 };
-    // Spaces then a newline pad the header so that the data is 64-byte aligned.
-    let pad = (64 - (prefix + header.len() + 1) % 64) % 64;
-    header += &" ".repeat(pad);
-    header.push('\n');
-    let mut out = MAGIC.to_vec();
-    if v1 {
-        out.extend([1, 0]);
-        out.extend((header.len() as u16).to_le_bytes());
-    } else {
-        out.extend([2, 0]);
-        out.extend((header.len() as u32).to_le_bytes());
-    }
-    out.extend(header.as_bytes());
-    for x in t.to_vec_f64() {
-        match t.dtype() {
-            DType::F32 => out.extend((x as f32).to_le_bytes()),
-            DType::F64 => out.extend(x.to_le_bytes()),
-        }
-    }
-    out
+    written.map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// CSV text as a 2-D tensor; the first line is a header if it is not all numbers.

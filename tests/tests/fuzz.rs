@@ -217,7 +217,7 @@ fn run_all(budget: Duration) {
     fuzz("npy", budget, npy, |(values, cols, edits, cut)| {
         let rows = values.len() / cols;
         let t = Tensor::from_vec(values[..rows * cols].to_vec(), &[rows, cols]).expect("a tensor");
-        let mut bytes = write_npy(&t);
+        let mut bytes = write_npy(&t).map_err(TestCaseError::fail)?;
         let valid = bytes.clone();
         for (at, b) in &edits {
             let k = at.index(bytes.len());

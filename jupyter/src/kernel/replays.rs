@@ -1,14 +1,17 @@
 //! Replayed requests: a signed message received a second time is dropped, as ipykernel's digest history does.
 //!
-//! The signature covers the header, so a replay of a signed message carries the same `msg_id`,
-//! and a message with another `msg_id` needs the key to sign. Clients never reuse an id, so
-//! keeping the last ids seen (on every channel) drops exactly the replays.
+//! The signature covers the header, so a replay of a signed message carries the same header,
+//! and a message with another header needs the key to sign. The `msg_id` alone is not unique:
+//! jupyter_client's manager and client share one session id and each counts its messages from
+//! 0, so an interrupt may carry the id of the client's first request. The whole header (id,
+//! session, date to the microsecond, type) is: keeping the last headers seen (on every channel)
+//! drops exactly the replays.
 
 use jupyter_protocol::JupyterMessage;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-/// How many message ids are remembered (ipykernel's `digest_history_size`).
+/// How many headers are remembered (ipykernel's `digest_history_size`).
 const CAPACITY: usize = 1 << 16;
 
 #[derive(Default)]
@@ -27,8 +30,9 @@ impl Replays {
 
     /// Whether `msg` was not seen before; remembers it.
     pub fn fresh(&mut self, msg: &JupyterMessage) -> bool {
-        let id = &msg.header.msg_id;
-        if self.seen.contains(id) {
+        let h = &msg.header;
+        let key = format!("{}\u{0}{}\u{0}{}\u{0}{}", h.msg_id, h.session, h.date.to_rfc3339(), h.msg_type);
+        if self.seen.contains(&key) {
             return false;
         }
         if self.order.len() == CAPACITY {
@@ -36,8 +40,8 @@ impl Replays {
                 self.seen.remove(&old);
             }
         }
-        self.seen.insert(id.clone());
-        self.order.push_back(id.clone());
+        self.seen.insert(key.clone());
+        self.order.push_back(key);
         true
     }
 }
@@ -67,7 +71,13 @@ mod tests {
             let other: JupyterMessage = ExecuteRequest::new("2".into()).into();
             assert!(r.fresh(&other));
         }
-        assert!(r.fresh(&m), "the oldest id is forgotten past the capacity");
+        assert!(r.fresh(&m), "the oldest header is forgotten past the capacity");
+        // Another message that reuses the id (jupyter_client's manager and client do) is new.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let mut again: JupyterMessage = ExecuteRequest::new("3".into()).into();
+        again.header.msg_id = m.header.msg_id.clone();
+        again.header.session = m.header.session.clone();
+        assert!(r.fresh(&again));
         assert_eq!(r.seen.len(), CAPACITY);
     }
 }
