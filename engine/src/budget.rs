@@ -1,4 +1,4 @@
-//! The memory budget: every allocation sized from user input is checked in bytes against it before it is made.
+//! The memory budget: every allocation sized from user input (over 64 MiB) is checked in bytes against it before it is made.
 //!
 //! A request for `zeros(100000, 100000)` would otherwise abort the process (the allocator's
 //! failure is not an error Rust can return), taking a Jupyter kernel and its variables with it.
@@ -11,9 +11,17 @@ use crate::error::{Error, Result};
 /// The environment variable that overrides the budget.
 pub const LIMIT_VAR: &str = "NOYAU_MEMORY_LIMIT";
 
+/// Allocations up to this size are never checked: they cannot be the absurd request this module
+/// guards against, and tensor arithmetic in loops (a Sinkhorn iteration, autograd) makes many of
+/// them, which must not each read `/proc/meminfo`.
+pub const UNCHECKED_BYTES: u128 = 64 << 20;
+
 /// Checks that `op` may allocate `count` values of `size` bytes each.
 pub fn check(op: &str, count: usize, size: usize) -> Result<()> {
     let asked = (count as u128) * (size as u128);
+    if asked <= UNCHECKED_BYTES {
+        return Ok(());
+    }
     match limit() {
         Some(limit) if asked > limit as u128 => Err(Error::Memory { op: op.to_string(), asked, limit }),
         _ => Ok(()),
@@ -94,6 +102,7 @@ mod tests {
             assert!(available().is_some_and(|b| b > 1 << 20));
         }
         assert!(check("test", 16, 8).is_ok());
+        assert!(check("test", 1 << 20, 64).is_ok(), "64 MiB is never refused");
         let err = check("test", usize::MAX, 8).unwrap_err().to_string();
         assert!(err.starts_with("test: needs "), "{err}");
     }

@@ -74,6 +74,17 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// Shell and iopub connections with the right key, once the kernel answers and the iopub
+    /// subscription has reached it.
+    async fn ready(&self) -> (zmq::ClientShellConnection, zmq::ClientIoPubConnection) {
+        let (mut shell, iopub) = self.client(&self.info.key).await;
+        wait_ready(&mut shell).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        (shell, iopub)
+    }
+}
+
 impl Drop for Kernel {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -172,9 +183,7 @@ async fn signed_replies_and_forged_requests_dropped() {
 #[tokio::test]
 async fn outputs_stream_in_order_and_interrupts_keep_the_state() {
     let kernel = Kernel::start("exec").await;
-    let (mut shell, mut iopub) = kernel.client(&kernel.info.key).await;
-    wait_ready(&mut shell).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription reaches the kernel
+    let (mut shell, mut iopub) = kernel.ready().await;
 
     let first: JupyterMessage =
         ExecuteRequest::new("let kept = 5;\nprint(\"one\");\ndebug(\"two\");\nkept * 2".into()).into();
@@ -208,9 +217,7 @@ async fn outputs_stream_in_order_and_interrupts_keep_the_state() {
 #[tokio::test]
 async fn a_formula_of_1e5_nodes_runs_in_the_kernel() {
     let kernel = Kernel::start("deep").await;
-    let (mut shell, mut iopub) = kernel.client(&kernel.info.key).await;
-    wait_ready(&mut shell).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription reaches the kernel
+    let (mut shell, mut iopub) = kernel.ready().await;
 
     let run: JupyterMessage = ExecuteRequest::new(include_str!("scripts/deep_formula.rhai").into()).into();
     let id = run.header.msg_id.clone();
@@ -234,9 +241,7 @@ async fn a_formula_of_1e5_nodes_runs_in_the_kernel() {
 async fn the_kernel_survives_every_reproducer_with_its_state() {
     let dir = reproducers::dir();
     let kernel = Kernel::start_with("repro", Some(&dir), &[("NOYAU_MEMORY_LIMIT", reproducers::MEMORY_LIMIT)]).await;
-    let (mut shell, mut iopub) = kernel.client(&kernel.info.key).await;
-    wait_ready(&mut shell).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription reaches the kernel
+    let (mut shell, mut iopub) = kernel.ready().await;
     request(&mut shell, ExecuteRequest::new("let kept = 42;".into()).into(), Duration::from_secs(30)).await;
 
     let mut failures = Vec::new();

@@ -1,4 +1,4 @@
-//! Checks for scripts: `assert` and `assert_close`, with messages that show the worst element.
+//! Checks for scripts: `assert` and `assert_close`, with messages that show the worst element, and `exit(code)`.
 //!
 //! `assert_close(a, b)` follows `numpy.isclose`: |a − b| ≤ atol + rtol·|b|, elementwise after
 //! broadcasting, with b the expected value. When it fails, it reports the element that misses
