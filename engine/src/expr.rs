@@ -12,6 +12,9 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, Weak};
 
+mod table;
+pub use table::{Op, Param, ParamKind, Syntax};
+
 /// Which index a variable follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cat {
@@ -47,99 +50,6 @@ impl Cat {
             Cat::P => "Pm",
         }
     }
-}
-
-/// The operations of the formula language. One closed enum; each concern (dimensions, printing,
-/// evaluation, derivatives, code generation) is one exhaustive `match` over it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Op {
-    /// Argument `index` of the reduction, a vector of `dim` values.
-    Var {
-        index: usize,
-        dim: usize,
-        cat: Cat,
-    },
-    /// A real scalar constant, stored by its bits so that `Op` is `Eq + Hash`.
-    Const(u64),
-    /// An integer scalar constant (`IntCst(n)`).
-    IntCst(i64),
-    /// The zero vector of a dimension.
-    Zero(usize),
-    /// Elementwise function from the unary table.
-    Unary(UnaryOp),
-    /// Elementwise function from the binary table, with scalar broadcasting.
-    Binary(BinaryOp),
-    /// x^n for an integer n.
-    Pow(i32),
-    /// Rounding to d decimals.
-    Round(i32),
-    /// Clamping to integer bounds.
-    ClampInt(i64, i64),
-    /// (c, a, b) ↦ a where c ≥ 0, b elsewhere.
-    IfElse,
-    /// (x, a, b) ↦ min(max(x, a), b).
-    Clamp,
-    /// (x, m, o) ↦ x − m·⌊(x − o)/m⌋.
-    Mod,
-    SqNorm2,
-    Norm2,
-    Normalize,
-    /// (a, b) ↦ ‖a − b‖².
-    SqDist,
-    /// (a, b) ↦ ⟨a, b⟩, written `(a | b)`.
-    Scalprod,
-    /// (γ, x) ↦ γ‖x‖², Σ γₖxₖ² or xᵀΓx for γ of dim 1, D or D².
-    WeightedSqNorm,
-    /// (γ, x, y) ↦ WeightedSqNorm(γ, x − y).
-    WeightedSqDist,
-    /// Sum of the components.
-    Sum,
-    /// Largest component.
-    Max,
-    /// Smallest component.
-    Min,
-    /// Position of the largest component.
-    ArgMax,
-    /// Position of the smallest component.
-    ArgMin,
-    /// Component m.
-    Elem(usize),
-    /// A scalar placed at position `index` of a zero vector of dimension `dim`.
-    ElemT {
-        index: usize,
-        dim: usize,
-    },
-    /// Components start..start+len.
-    Extract {
-        start: usize,
-        len: usize,
-    },
-    /// A vector placed at `start` in a zero vector of dimension `dim`.
-    ExtractT {
-        start: usize,
-        dim: usize,
-    },
-    Concat,
-    /// The one-hot vector of dimension d of round(x).
-    OneHot(usize),
-    /// (A, v) ↦ A v, A of dim n·m stored row by row, v of dim m.
-    MatVecMult,
-    /// (v, A) ↦ vᵀA, v of dim n, A of dim n·m stored row by row.
-    VecMatMult,
-    /// (a, b) ↦ a ⊗ b, of dim da·db, a's index slowest.
-    TensorProd,
-    /// Kronecker product of tensors of shapes `a` and `b` (same number of axes), row-major.
-    Kron {
-        a: Vec<usize>,
-        b: Vec<usize>,
-    },
-    /// Contraction of tensors of shapes `a` and `b` over axes `ca` of a paired with `cb` of b.
-    TensorDot {
-        a: Vec<usize>,
-        b: Vec<usize>,
-        ca: Vec<usize>,
-        cb: Vec<usize>,
-    },
 }
 
 /// A node of the formula DAG.
@@ -211,7 +121,8 @@ impl Expr {
     /// Builds (or finds) the node `op(args)`, checking arity and inferring the dimension.
     pub fn new(op: Op, args: Vec<Expr>) -> Result<Expr> {
         debug_assert!(op.arity() <= MAX_ARITY, "{} takes more operands than MAX_ARITY", op.name());
-        let dim = infer_dim(&op, &args)?;
+        let dims: Vec<usize> = args.iter().map(Expr::dim).collect();
+        let dim = table::infer_dim(&op, &dims)?;
         if dim > MAX_DIM {
             return Err(Error::invalid(op.name(), format!("dimension {dim} is too large (at most {MAX_DIM})")));
         }
@@ -374,256 +285,13 @@ impl Expr {
 impl Op {
     /// The operation's name in the formula language.
     pub fn name(&self) -> &'static str {
-        match self {
-            Op::Var { .. } => "Var",
-            Op::Const(_) => "Const",
-            Op::IntCst(_) => "IntCst",
-            Op::Zero(_) => "Zero",
-            Op::Unary(u) => u.name(),
-            Op::Binary(b) => b.name(),
-            Op::Pow(_) => "Pow",
-            Op::Round(_) => "Round",
-            Op::ClampInt(..) => "ClampInt",
-            Op::IfElse => "IfElse",
-            Op::Clamp => "Clamp",
-            Op::Mod => "Mod",
-            Op::SqNorm2 => "SqNorm2",
-            Op::Norm2 => "Norm2",
-            Op::Normalize => "Normalize",
-            Op::SqDist => "SqDist",
-            Op::Scalprod => "Scalprod",
-            Op::WeightedSqNorm => "WeightedSqNorm",
-            Op::WeightedSqDist => "WeightedSqDist",
-            Op::Sum => "Sum",
-            Op::Max => "Max",
-            Op::Min => "Min",
-            Op::ArgMax => "ArgMax",
-            Op::ArgMin => "ArgMin",
-            Op::Elem(_) => "Elem",
-            Op::ElemT { .. } => "ElemT",
-            Op::Extract { .. } => "Extract",
-            Op::ExtractT { .. } => "ExtractT",
-            Op::Concat => "Concat",
-            Op::OneHot(_) => "OneHot",
-            Op::MatVecMult => "MatVecMult",
-            Op::VecMatMult => "VecMatMult",
-            Op::TensorProd => "TensorProd",
-            Op::Kron { .. } => "Kron",
-            Op::TensorDot { .. } => "TensorDot",
-        }
+        self.syntax().name
     }
 
     /// How many formula operands the operation takes.
     pub fn arity(&self) -> usize {
-        match self {
-            Op::Var { .. } | Op::Const(_) | Op::IntCst(_) | Op::Zero(_) => 0,
-            Op::Unary(_)
-            | Op::Pow(_)
-            | Op::Round(_)
-            | Op::ClampInt(..)
-            | Op::SqNorm2
-            | Op::Norm2
-            | Op::Normalize
-            | Op::Sum
-            | Op::Max
-            | Op::Min
-            | Op::ArgMax
-            | Op::ArgMin
-            | Op::Elem(_)
-            | Op::ElemT { .. }
-            | Op::Extract { .. }
-            | Op::ExtractT { .. }
-            | Op::OneHot(_) => 1,
-            Op::Binary(_)
-            | Op::SqDist
-            | Op::Scalprod
-            | Op::WeightedSqNorm
-            | Op::Concat
-            | Op::MatVecMult
-            | Op::VecMatMult
-            | Op::TensorProd
-            | Op::Kron { .. }
-            | Op::TensorDot { .. } => 2,
-            Op::IfElse | Op::Clamp | Op::Mod | Op::WeightedSqDist => 3,
-        }
+        self.syntax().arity
     }
-
-    /// True for ops that apply componentwise with scalar broadcasting (all operands dim 1 or D).
-    pub fn is_elementwise(&self) -> bool {
-        matches!(
-            self,
-            Op::Unary(_)
-                | Op::Binary(_)
-                | Op::Pow(_)
-                | Op::Round(_)
-                | Op::ClampInt(..)
-                | Op::IfElse
-                | Op::Clamp
-                | Op::Mod
-        )
-    }
-}
-
-/// The product of a shape, saturating: an absurd shape then fails the dimension checks.
-fn product(s: &[usize]) -> usize {
-    s.iter().fold(1usize, |a, &b| a.saturating_mul(b))
-}
-
-/// The dimension of `op(args)`, or the error a person needs to fix the formula.
-fn infer_dim(op: &Op, args: &[Expr]) -> Result<usize> {
-    let name = op.name();
-    if args.len() != op.arity() {
-        return Err(Error::Arity { op: name.into(), expected: op.arity().to_string(), got: args.len() });
-    }
-    let d: Vec<usize> = args.iter().map(Expr::dim).collect();
-    let same = |a: usize, b: usize| -> Result<usize> {
-        if a == b {
-            Ok(a)
-        } else {
-            Err(Error::DimMismatch { op: name.into(), a, b })
-        }
-    };
-    Ok(match op {
-        Op::Var { dim, .. } | Op::Zero(dim) => {
-            if *dim == 0 {
-                return Err(Error::invalid(name, "dimension must be at least 1"));
-            }
-            *dim
-        }
-        Op::Const(_) | Op::IntCst(_) => 1,
-        op if op.is_elementwise() => {
-            let mut out = 1;
-            for &k in &d {
-                if k != 1 {
-                    if out != 1 && out != k {
-                        return Err(Error::DimMismatch { op: name.into(), a: out, b: k });
-                    }
-                    out = k;
-                }
-            }
-            out
-        }
-        Op::SqNorm2 | Op::Norm2 | Op::Sum | Op::Max | Op::Min | Op::ArgMax | Op::ArgMin => 1,
-        Op::Normalize => d[0],
-        Op::SqDist | Op::Scalprod => {
-            same(d[0], d[1])?;
-            1
-        }
-        Op::WeightedSqNorm | Op::WeightedSqDist => {
-            let x = d[1];
-            if let Op::WeightedSqDist = op {
-                same(d[1], d[2])?;
-            }
-            if d[0] != 1 && d[0] != x && d[0] != x.saturating_mul(x) {
-                return Err(Error::invalid(
-                    name,
-                    format!(
-                        "the weight has dimension {} but the vectors have dimension {x}: it must be 1, {x} or {}",
-                        d[0],
-                        x * x
-                    ),
-                ));
-            }
-            1
-        }
-        Op::Elem(m) => {
-            if *m >= d[0] {
-                return Err(Error::invalid(name, format!("index {m} out of range for a vector of dimension {}", d[0])));
-            }
-            1
-        }
-        Op::ElemT { index, dim } => {
-            same(d[0], 1)?;
-            if *index >= *dim {
-                return Err(Error::invalid(name, format!("index {index} out of range for dimension {dim}")));
-            }
-            *dim
-        }
-        Op::Extract { start, len } => {
-            if *len == 0 || start.saturating_add(*len) > d[0] {
-                return Err(Error::invalid(
-                    name,
-                    format!("components {start}..{} out of range for a vector of dimension {}", start + len, d[0]),
-                ));
-            }
-            *len
-        }
-        Op::ExtractT { start, dim } => {
-            if start.saturating_add(d[0]) > *dim {
-                return Err(Error::invalid(
-                    name,
-                    format!("a vector of dimension {} at {start} does not fit in dimension {dim}", d[0]),
-                ));
-            }
-            *dim
-        }
-        Op::Concat => d[0].saturating_add(d[1]),
-        Op::OneHot(n) => {
-            same(d[0], 1)?;
-            if *n == 0 {
-                return Err(Error::invalid(name, "dimension must be at least 1"));
-            }
-            *n
-        }
-        Op::MatVecMult => {
-            if !d[0].is_multiple_of(d[1]) {
-                return Err(Error::invalid(
-                    name,
-                    format!("the matrix has {} entries, not a multiple of the vector's dimension {}", d[0], d[1]),
-                ));
-            }
-            d[0] / d[1]
-        }
-        Op::VecMatMult => {
-            if !d[1].is_multiple_of(d[0]) {
-                return Err(Error::invalid(
-                    name,
-                    format!("the matrix has {} entries, not a multiple of the vector's dimension {}", d[1], d[0]),
-                ));
-            }
-            d[1] / d[0]
-        }
-        Op::TensorProd => d[0].saturating_mul(d[1]),
-        Op::Kron { a, b } => {
-            if a.len() != b.len() || a.is_empty() {
-                return Err(Error::invalid(name, "both shapes must have the same, non-zero, number of axes"));
-            }
-            same(product(a), d[0])?;
-            same(product(b), d[1])?;
-            a.iter().zip(b).fold(1usize, |acc, (x, y)| acc.saturating_mul(x.saturating_mul(*y)))
-        }
-        Op::TensorDot { a, b, ca, cb } => {
-            same(product(a), d[0])?;
-            same(product(b), d[1])?;
-            if ca.len() != cb.len() {
-                return Err(Error::invalid(name, "the contracted axes of both operands must pair up"));
-            }
-            for (&x, &y) in ca.iter().zip(cb) {
-                if x >= a.len() || y >= b.len() || a[x] != b[y] {
-                    return Err(Error::invalid(
-                        name,
-                        format!("cannot contract axis {x} of {a:?} with axis {y} of {b:?}"),
-                    ));
-                }
-            }
-            let mut dedup_a = ca.clone();
-            dedup_a.sort();
-            dedup_a.dedup();
-            let mut dedup_b = cb.clone();
-            dedup_b.sort();
-            dedup_b.dedup();
-            if dedup_a.len() != ca.len() || dedup_b.len() != cb.len() {
-                return Err(Error::invalid(name, "an axis is contracted twice"));
-            }
-            let fa = product(&(0..a.len()).filter(|k| !ca.contains(k)).map(|k| a[k]).collect::<Vec<_>>());
-            let fb = product(&(0..b.len()).filter(|k| !cb.contains(k)).map(|k| b[k]).collect::<Vec<_>>());
-            fa.saturating_mul(fb)
-        }
-        Op::Unary(_) | Op::Binary(_) | Op::Pow(_) | Op::Round(_) | Op::ClampInt(..) => {
-            unreachable!("handled above")
-        }
-        Op::IfElse | Op::Clamp | Op::Mod => unreachable!("elementwise, handled above"),
-    })
 }
 
 #[cfg(test)]

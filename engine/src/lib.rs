@@ -35,9 +35,9 @@ pub mod state;
 pub mod tensor;
 
 pub use error::{Error, ParseError, Result};
-pub use expr::{Cat, Expr, Op};
+pub use expr::{Cat, Expr, Op, Param, ParamKind, Syntax};
 pub use genred::Genred;
-pub use ops::{BinaryOp, UnaryOp};
+pub use ops::{BinaryOp, Domain, UnaryOp};
 pub use parse::{parse_aliases, parse_formula, VarTable};
 pub use progress::{Progress, ProgressHook};
 pub use real::{DType, Real};

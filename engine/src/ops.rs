@@ -1,13 +1,14 @@
 //! The scalar operation tables: one row per elementwise op with its formula name, CPU code and CUDA spelling.
 //!
-//! Adding an elementwise operation is one row here (plus its derivative rule in `diff.rs`). The
+//! Adding an elementwise operation is one row here (plus its derivative rule in `diff/rules.rs`
+//! and its LazyTensor method in the scripting layer). The
 //! CPU code is generic over [`Real`]; the CUDA spelling is a C expression template where `{0}`
 //! and `{1}` stand for the operands and `T` for the element type.
 
 use crate::real::Real;
 
 macro_rules! unary_table {
-    ($( $variant:ident $name:literal $cuda:literal |$x:ident| $body:expr; )*) => {
+    ($( $variant:ident $name:literal $cuda:literal $domain:ident |$x:ident| $body:expr; )*) => {
         /// Elementwise functions of one operand.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum UnaryOp { $($variant),* }
@@ -23,6 +24,11 @@ macro_rules! unary_table {
             /// The CUDA C expression template, `{0}` being the operand.
             pub fn cuda(self) -> &'static str {
                 match self { $(UnaryOp::$variant => $cuda),* }
+            }
+
+            /// Where the function is defined and smooth.
+            pub fn domain(self) -> Domain {
+                match self { $(UnaryOp::$variant => Domain::$domain),* }
             }
 
             /// The CPU code: the exact (libm) value of the function.
@@ -51,7 +57,7 @@ macro_rules! unary_table {
 }
 
 macro_rules! binary_table {
-    ($( $variant:ident $name:literal $infix:literal $cuda:literal |$a:ident, $b:ident| $body:expr; )*) => {
+    ($( $variant:ident $name:literal $infix:literal $cuda:literal $domain:ident |$a:ident, $b:ident| $body:expr; )*) => {
         /// Elementwise functions of two operands; a dimension-1 operand broadcasts against the other.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum BinaryOp { $($variant),* }
@@ -72,6 +78,11 @@ macro_rules! binary_table {
             /// The CUDA C expression template, `{0}` and `{1}` being the operands.
             pub fn cuda(self) -> &'static str {
                 match self { $(BinaryOp::$variant => $cuda),* }
+            }
+
+            /// Where the function is defined and smooth, for both operands.
+            pub fn domain(self) -> Domain {
+                match self { $(BinaryOp::$variant => Domain::$domain),* }
             }
 
             /// The CPU code.
@@ -123,6 +134,20 @@ macro_rules! binary_table {
     };
 }
 
+/// Where an elementwise function is defined and smooth: what tests draw its arguments from, and
+/// where a finite difference may be compared with its derivative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Domain {
+    /// Every real number.
+    All,
+    /// Every real number, with a kink or a special value at 0 (Abs, Step, sin(x)/x).
+    KinkAtZero,
+    /// x > 0.
+    Positive,
+    /// |x| < 1.
+    Unit,
+}
+
 #[inline(always)]
 fn bool_to<T: Real>(c: bool) -> T {
     if c {
@@ -133,39 +158,39 @@ fn bool_to<T: Real>(c: bool) -> T {
 }
 
 unary_table! {
-    Minus    "Minus"    "(-{0})"                                  |x| -x;
-    Inv      "Inv"      "((T)1/{0})"                              |x| x.recip();
-    Exp      "Exp"      "exp({0})"                                |x| x.exp();
-    Log      "Log"      "log({0})"                                |x| x.ln();
-    XLogX    "XLogX"    "({0}==(T)0?(T)0:{0}*log({0}))"           |x| if x == T::zero() { T::zero() } else { x * x.ln() };
-    Sin      "Sin"      "sin({0})"                                |x| x.sin();
-    Cos      "Cos"      "cos({0})"                                |x| x.cos();
-    SinXDivX "SinXDivX" "({0}==(T)0?(T)1:sin({0})/{0})"           |x| if x == T::zero() { T::one() } else { x.sin() / x };
-    Asin     "Asin"     "asin({0})"                               |x| x.asin();
-    Acos     "Acos"     "acos({0})"                               |x| x.acos();
-    Atan     "Atan"     "atan({0})"                               |x| x.atan();
-    Square   "Square"   "({0}*{0})"                               |x| x * x;
-    Sqrt     "Sqrt"     "sqrt({0})"                               |x| x.sqrt();
-    Rsqrt    "Rsqrt"    "({0}==(T)0?(T)0:rsqrt({0}))"             |x| if x == T::zero() { T::zero() } else { x.sqrt().recip() };
-    Abs      "Abs"      "fabs({0})"                               |x| x.abs();
-    Sign     "Sign"     "({0}>(T)0?(T)1:({0}<(T)0?(T)-1:{0}*(T)0))" |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x * T::zero() };
-    Step     "Step"     "({0}<(T)0?(T)0:(isnan({0})?{0}:(T)1))"   |x| if x < T::zero() { T::zero() } else if x.is_nan() { x } else { T::one() };
-    ReLU     "ReLU"     "({0}<(T)0?(T)0:{0})"                     |x| if x < T::zero() { T::zero() } else { x };
+    Minus    "Minus"    "(-{0})"                                  All        |x| -x;
+    Inv      "Inv"      "((T)1/{0})"                              Positive   |x| x.recip();
+    Exp      "Exp"      "exp({0})"                                All        |x| x.exp();
+    Log      "Log"      "log({0})"                                Positive   |x| x.ln();
+    XLogX    "XLogX"    "({0}==(T)0?(T)0:{0}*log({0}))"           Positive   |x| if x == T::zero() { T::zero() } else { x * x.ln() };
+    Sin      "Sin"      "sin({0})"                                All        |x| x.sin();
+    Cos      "Cos"      "cos({0})"                                All        |x| x.cos();
+    SinXDivX "SinXDivX" "({0}==(T)0?(T)1:sin({0})/{0})"           KinkAtZero |x| if x == T::zero() { T::one() } else { x.sin() / x };
+    Asin     "Asin"     "asin({0})"                               Unit       |x| x.asin();
+    Acos     "Acos"     "acos({0})"                               Unit       |x| x.acos();
+    Atan     "Atan"     "atan({0})"                               All        |x| x.atan();
+    Square   "Square"   "({0}*{0})"                               All        |x| x * x;
+    Sqrt     "Sqrt"     "sqrt({0})"                               Positive   |x| x.sqrt();
+    Rsqrt    "Rsqrt"    "({0}==(T)0?(T)0:rsqrt({0}))"             Positive   |x| if x == T::zero() { T::zero() } else { x.sqrt().recip() };
+    Abs      "Abs"      "fabs({0})"                               KinkAtZero |x| x.abs();
+    Sign     "Sign"     "({0}>(T)0?(T)1:({0}<(T)0?(T)-1:{0}*(T)0))" KinkAtZero |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x * T::zero() };
+    Step     "Step"     "({0}<(T)0?(T)0:(isnan({0})?{0}:(T)1))"   KinkAtZero |x| if x < T::zero() { T::zero() } else if x.is_nan() { x } else { T::one() };
+    ReLU     "ReLU"     "({0}<(T)0?(T)0:{0})"                     KinkAtZero |x| if x < T::zero() { T::zero() } else { x };
 }
 
 binary_table! {
-    Add       "Add"       "+"  "({0}+{1})"                 |a, b| a + b;
-    Sub       "Subtract"  "-"  "({0}-{1})"                 |a, b| a - b;
-    Mul       "Mult"      "*"  "({0}*{1})"                 |a, b| a * b;
-    Div       "Divide"    "/"  "({0}/{1})"                 |a, b| a / b;
-    Powf      "Powf"      ""   "pow({0},{1})"              |a, b| a.powf(b);
-    Atan2     "Atan2"     ""   "atan2({0},{1})"            |a, b| a.atan2(b);
-    Less      "Less"      "<"  "({0}<{1}?(T)1:(T)0)"       |a, b| bool_to(a < b);
-    LessEq    "LessEq"    "<=" "({0}<={1}?(T)1:(T)0)"      |a, b| bool_to(a <= b);
-    Greater   "Greater"   ">"  "({0}>{1}?(T)1:(T)0)"       |a, b| bool_to(a > b);
-    GreaterEq "GreaterEq" ">=" "({0}>={1}?(T)1:(T)0)"      |a, b| bool_to(a >= b);
-    Equal     "Equal"     "==" "({0}=={1}?(T)1:(T)0)"      |a, b| bool_to(a == b);
-    NotEqual  "NotEqual"  "!=" "({0}!={1}?(T)1:(T)0)"      |a, b| bool_to(a != b);
+    Add       "Add"       "+"  "({0}+{1})"                 All      |a, b| a + b;
+    Sub       "Subtract"  "-"  "({0}-{1})"                 All      |a, b| a - b;
+    Mul       "Mult"      "*"  "({0}*{1})"                 All      |a, b| a * b;
+    Div       "Divide"    "/"  "({0}/{1})"                 Positive |a, b| a / b;
+    Powf      "Powf"      ""   "pow({0},{1})"              Positive |a, b| a.powf(b);
+    Atan2     "Atan2"     ""   "atan2({0},{1})"            All      |a, b| a.atan2(b);
+    Less      "Less"      "<"  "({0}<{1}?(T)1:(T)0)"       All      |a, b| bool_to(a < b);
+    LessEq    "LessEq"    "<=" "({0}<={1}?(T)1:(T)0)"      All      |a, b| bool_to(a <= b);
+    Greater   "Greater"   ">"  "({0}>{1}?(T)1:(T)0)"       All      |a, b| bool_to(a > b);
+    GreaterEq "GreaterEq" ">=" "({0}>={1}?(T)1:(T)0)"      All      |a, b| bool_to(a >= b);
+    Equal     "Equal"     "==" "({0}=={1}?(T)1:(T)0)"      All      |a, b| bool_to(a == b);
+    NotEqual  "NotEqual"  "!=" "({0}!={1}?(T)1:(T)0)"      All      |a, b| bool_to(a != b);
 }
 
 impl UnaryOp {

@@ -88,10 +88,6 @@ fn prec(e: &Expr) -> u8 {
     }
 }
 
-fn join(v: &[usize]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
-}
-
 /// `Name(operands..., params)`.
 fn call<'e>(e: &'e Expr, params: String) -> Vec<Piece<'e>> {
     let mut parts = vec![Piece::Text(format!("{}(", e.op().name()).into())];
@@ -138,40 +134,12 @@ fn layout<'e>(e: &'e Expr, name: &dyn Fn(usize, usize, Cat) -> Option<String>) -
             Piece::Node(&args[1], 0),
             Piece::Text(")".into()),
         ],
-        Op::IntCst(n) => call(e, n.to_string()),
-        Op::Zero(d) => call(e, d.to_string()),
-        Op::Pow(n) => call(e, n.to_string()),
-        Op::Round(d) => call(e, d.to_string()),
-        Op::ClampInt(a, b) => call(e, format!("{a}, {b}")),
-        Op::Elem(m) => call(e, m.to_string()),
-        Op::ElemT { index, dim } => call(e, format!("{dim}, {index}")),
-        Op::Extract { start, len } => call(e, format!("{start}, {len}")),
-        Op::ExtractT { start, dim } => call(e, format!("{start}, {dim}")),
-        Op::OneHot(d) => call(e, d.to_string()),
-        Op::Kron { a, b } => call(e, format!("[{}], [{}]", join(a), join(b))),
-        Op::TensorDot { a, b, ca, cb } => {
-            call(e, format!("[{}], [{}], [{}], [{}]", join(a), join(b), join(ca), join(cb)))
+        // Every other operation is a call: operands, then its parameters as its row of the
+        // operation table lists them.
+        op => {
+            let params: Vec<String> = op.params().iter().map(|p| p.to_string()).collect();
+            call(e, params.join(", "))
         }
-        Op::Unary(_)
-        | Op::Binary(_)
-        | Op::IfElse
-        | Op::Clamp
-        | Op::Mod
-        | Op::SqNorm2
-        | Op::Norm2
-        | Op::Normalize
-        | Op::SqDist
-        | Op::WeightedSqNorm
-        | Op::WeightedSqDist
-        | Op::Sum
-        | Op::Max
-        | Op::Min
-        | Op::ArgMax
-        | Op::ArgMin
-        | Op::Concat
-        | Op::MatVecMult
-        | Op::VecMatMult
-        | Op::TensorProd => call(e, String::new()),
     }
 }
 

@@ -9,8 +9,7 @@
 //! as code. The formula is rewritten bottom-up over the DAG, each node until no rule fires.
 
 use crate::eval::eval_op;
-use crate::expr::{Expr, Op};
-use crate::ops::{BinaryOp, UnaryOp};
+use crate::expr::{Expr, Op, Param};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -216,51 +215,9 @@ impl Table {
     }
 }
 
-/// The integer parameters of an op, in the order the formula language writes them after the operands.
-fn params(op: &Op) -> Vec<i64> {
-    match *op {
-        Op::Pow(n) | Op::Round(n) => vec![i64::from(n)],
-        Op::ClampInt(a, b) => vec![a, b],
-        Op::Elem(m) | Op::OneHot(m) => vec![m as i64],
-        Op::ElemT { index, dim } => vec![dim as i64, index as i64],
-        Op::Extract { start, len } => vec![start as i64, len as i64],
-        Op::ExtractT { start, dim } => vec![start as i64, dim as i64],
-        _ => vec![],
-    }
-}
-
 /// The op a right-hand side names; only ops without parameters can be built from a name alone.
 fn op_from_name(name: &str) -> Option<Op> {
-    if let Some(u) = UnaryOp::from_name(name) {
-        return Some(Op::Unary(u));
-    }
-    if let Some(b) = BinaryOp::from_name(name) {
-        return Some(Op::Binary(b));
-    }
-    use Op::*;
-    [
-        IfElse,
-        Clamp,
-        Mod,
-        SqNorm2,
-        Norm2,
-        Normalize,
-        SqDist,
-        Scalprod,
-        WeightedSqNorm,
-        WeightedSqDist,
-        Sum,
-        Max,
-        Min,
-        ArgMax,
-        ArgMin,
-        Concat,
-        MatVecMult,
-        VecMatMult,
-        TensorProd,
-    ]
-    .into_iter()
-    .find(|op| op.name() == name)
+    Op::by_name(name).filter(|op| op.syntax().params.is_empty())
 }
 
 type Bindings = Vec<(&'static str, Expr)>;
@@ -293,7 +250,9 @@ fn matches(p: &Pat, e: &Expr, b: &mut Bindings) -> bool {
             }
         }
         Pat::Node(head, pats) => {
-            let (args, params) = (e.args(), params(e.op()));
+            // Patterns match integer parameters (`Pow(x, 2)`); shape lists are never matched.
+            let params: Vec<i64> = e.op().params().iter().filter_map(Param::as_int).collect();
+            let args = e.args();
             e.op().name() == *head
                 && pats.len() == args.len() + params.len()
                 && args.iter().zip(pats).all(|(a, p)| matches(p, a, b))

@@ -7,8 +7,7 @@
 
 use super::MAX_DIM;
 use crate::error::{Error, ParseError, Result};
-use crate::expr::{Cat, Expr, Op};
-use crate::ops::{BinaryOp, UnaryOp};
+use crate::expr::{Cat, Expr, Op, Param, ParamKind};
 
 /// One argument of a call, with the character offset where it starts.
 pub(crate) struct Arg {
@@ -130,6 +129,17 @@ impl<'a> Reader<'a> {
         self.int(what, 0, MAX_DIM as i128)
     }
 
+    /// Reads a parameter of the given kind; `label` names it in messages.
+    pub fn param(&mut self, kind: ParamKind, label: &str) -> Param {
+        match kind {
+            ParamKind::I32 => Param::Int(self.i32(label).into()),
+            ParamKind::I64 => Param::Int(self.i64(label)),
+            ParamKind::Size => Param::Int(self.size(label) as i64),
+            ParamKind::Cat => Param::Int(self.cat().index() as i64),
+            ParamKind::List => Param::List(self.list(label)),
+        }
+    }
+
     pub fn cat(&mut self) -> Cat {
         let c: i64 = self.int("category", 0, 2);
         Cat::from_index(c).unwrap_or(Cat::I)
@@ -163,42 +173,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The operations callable by name whose name is not in the unary or binary tables, each with
-/// placeholder parameters. [`Op::name`] stays the one source of operation names.
-const CALLABLE: &[Op] = &[
-    Op::IntCst(0),
-    Op::Zero(0),
-    Op::Pow(0),
-    Op::Round(0),
-    Op::ClampInt(0, 0),
-    Op::IfElse,
-    Op::Clamp,
-    Op::Mod,
-    Op::SqNorm2,
-    Op::Norm2,
-    Op::Normalize,
-    Op::SqDist,
-    Op::Scalprod,
-    Op::WeightedSqNorm,
-    Op::WeightedSqDist,
-    Op::Sum,
-    Op::Max,
-    Op::Min,
-    Op::ArgMax,
-    Op::ArgMin,
-    Op::Elem(0),
-    Op::ElemT { index: 0, dim: 0 },
-    Op::Extract { start: 0, len: 0 },
-    Op::ExtractT { start: 0, dim: 0 },
-    Op::Concat,
-    Op::OneHot(0),
-    Op::MatVecMult,
-    Op::VecMatMult,
-    Op::TensorProd,
-    Op::Kron { a: Vec::new(), b: Vec::new() },
-    Op::TensorDot { a: Vec::new(), b: Vec::new(), ca: Vec::new(), cb: Vec::new() },
-];
-
 /// The category a variable call names: `Vi`, `Vj` or `Pm`, or `None` inside for `Var`, which
 /// takes its category as an argument.
 fn variable_kind(name: &str) -> Option<Option<Cat>> {
@@ -215,10 +189,7 @@ pub(crate) fn is_variable_call(name: &str) -> bool {
 
 /// True for every name [`operation`] or [`variable`] knows.
 pub(crate) fn is_known(name: &str) -> bool {
-    is_variable_call(name)
-        || UnaryOp::from_name(name).is_some()
-        || BinaryOp::from_name(name).is_some()
-        || CALLABLE.iter().any(|op| op.name() == name)
+    is_variable_call(name) || Op::by_name(name).is_some()
 }
 
 /// `Vi(k,d)`, `Vj(k,d)`, `Pm(k,d)`, `Var(k,d,cat)`. In an alias (`position` given), the index
@@ -235,57 +206,14 @@ pub(crate) fn variable(name: &str, r: &mut Reader, position: Option<usize>) -> O
     Some(Op::Var { index, dim, cat })
 }
 
-/// The operation a call names, its arguments read from `r` in the order KeOps writes them.
+/// The operation a call names, its operands then its parameters read from `r` in the order
+/// its row of the operation table lists them (the order KeOps writes them).
 pub(crate) fn operation(name: &str, r: &mut Reader) -> Option<Op> {
-    let template = match (UnaryOp::from_name(name), BinaryOp::from_name(name)) {
-        (Some(u), _) => Op::Unary(u),
-        (_, Some(b)) => Op::Binary(b),
-        _ => CALLABLE.iter().find(|op| op.name() == name)?.clone(),
-    };
-    r.operands(template.arity());
-    // Parameters follow the operands. Struct fields are evaluated in the order written, which
-    // is the argument order: `ElemT(f, dim, index)`, `Extract(f, start, len)`.
-    Some(match template {
-        Op::IntCst(_) => Op::IntCst(r.i64("value")),
-        Op::Zero(_) => Op::Zero(r.size("dimension")),
-        Op::Pow(_) => Op::Pow(r.i32("exponent")),
-        Op::Round(_) => Op::Round(r.i32("number of decimals")),
-        Op::ClampInt(..) => Op::ClampInt(r.i64("lower bound"), r.i64("upper bound")),
-        Op::Elem(_) => Op::Elem(r.size("index")),
-        Op::ElemT { .. } => Op::ElemT { dim: r.size("dimension"), index: r.size("index") },
-        Op::Extract { .. } => Op::Extract { start: r.size("start"), len: r.size("length") },
-        Op::ExtractT { .. } => Op::ExtractT { start: r.size("start"), dim: r.size("dimension") },
-        Op::OneHot(_) => Op::OneHot(r.size("dimension")),
-        Op::Kron { .. } => Op::Kron { a: r.list("first shape"), b: r.list("second shape") },
-        Op::TensorDot { .. } => Op::TensorDot {
-            a: r.list("first shape"),
-            b: r.list("second shape"),
-            ca: r.list("first contracted axes"),
-            cb: r.list("second contracted axes"),
-        },
-        // Operations without parameters are exactly their template.
-        op @ (Op::Unary(_)
-        | Op::Binary(_)
-        | Op::IfElse
-        | Op::Clamp
-        | Op::Mod
-        | Op::SqNorm2
-        | Op::Norm2
-        | Op::Normalize
-        | Op::SqDist
-        | Op::Scalprod
-        | Op::WeightedSqNorm
-        | Op::WeightedSqDist
-        | Op::Sum
-        | Op::Max
-        | Op::Min
-        | Op::ArgMax
-        | Op::ArgMin
-        | Op::Concat
-        | Op::MatVecMult
-        | Op::VecMatMult
-        | Op::TensorProd) => op,
-        // Leaves written otherwise: numbers, and variables (see [`variable`]).
-        Op::Var { .. } | Op::Const(_) => return None,
-    })
+    let template = Op::by_name(name)?;
+    let syntax = template.syntax();
+    r.operands(syntax.arity);
+    let params: Vec<Param> = syntax.params.iter().map(|&(kind, label)| r.param(kind, label)).collect();
+    // A parameter that failed to read is a default value and an error kept by the reader, which
+    // `Reader::finish` reports; the template then stands in for the operation.
+    Some(template.with_params(&params).unwrap_or(template))
 }

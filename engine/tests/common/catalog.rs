@@ -2,15 +2,15 @@
 //!
 //! Every test that must hold for every operation (gradients against finite differences, each
 //! backend against the float64 oracle) iterates over [`rows`]. [`assert_covers_every_op`] checks
-//! the table against the op lists, and [`variant_rank`] has no wildcard, so a new operation
-//! stops every such test from compiling, then from passing, until it has a row here.
+//! the table against every operation's name ([`every_op_name`], read from the operation table),
+//! so a new operation fails every such test, by name, until it has a row here.
 //!
 //! Most rows are built for any D ≥ 1 from x, y (dimension D), γ (D) and Γ (D²), with the
 //! positions of Elem, ElemT, Extract, ExtractT and OneHot derived from D. Rows tied to fixed
 //! shapes (a 2×3 matrix, 4- and 12-component tensors) exist only at [`FIXED_D`]; at that D the
 //! table is exactly the one the gradient tests were written against.
 
-use noyau_engine::{BinaryOp, Cat, Expr, Op, Reduction, UnaryOp};
+use noyau_engine::{BinaryOp, Cat, Domain, Expr, Op, Reduction, UnaryOp};
 
 /// The engine's deterministic generator, with the helpers the tests draw points with.
 pub struct Rng(noyau_engine::random::Rng);
@@ -138,25 +138,21 @@ impl Row {
     }
 }
 
+/// Where a unary function's row draws its points: inside its domain, across 0 where it has a
+/// kink or a special value there.
 fn unary_domain(u: UnaryOp) -> (f64, f64) {
-    use UnaryOp::*;
-    match u {
-        Inv | Log | XLogX | Sqrt | Rsqrt => (0.3, 2.0),
-        Asin | Acos => (-0.9, 0.9),
-        Minus | Exp | Sin | Cos | SinXDivX | Atan | Square | Abs | Sign | Step | ReLU => (-2.0, 2.0),
+    match u.domain() {
+        Domain::Positive => (0.3, 2.0),
+        Domain::Unit => (-0.9, 0.9),
+        Domain::All | Domain::KinkAtZero => (-2.0, 2.0),
     }
 }
 
-/// The unary ops with a special value or a kink at 0 that their domain contains.
-fn special_at_zero(u: UnaryOp) -> bool {
-    matches!(u, UnaryOp::SinXDivX | UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Step | UnaryOp::ReLU)
-}
-
 fn binary_domain(op: BinaryOp) -> (f64, f64) {
-    use BinaryOp::*;
-    match op {
-        Div | Powf => (0.5, 2.0),
-        Add | Sub | Mul | Atan2 | Less | LessEq | Greater | GreaterEq | Equal | NotEqual => (-2.0, 2.0),
+    match op.domain() {
+        Domain::Positive => (0.5, 2.0),
+        Domain::Unit => (-0.9, 0.9),
+        Domain::All | Domain::KinkAtZero => (-2.0, 2.0),
     }
 }
 
@@ -177,7 +173,7 @@ pub fn rows(d: usize) -> Vec<Row> {
     let mut rows = Vec::new();
     for &u in UnaryOp::ALL {
         let r = row(u.name(), un(u, &x)).within(unary_domain(u));
-        rows.push(if special_at_zero(u) { r.on_grid(ZERO) } else { r });
+        rows.push(if u.domain() == Domain::KinkAtZero { r.on_grid(ZERO) } else { r });
     }
     for &op in BinaryOp::ALL {
         for (label, l, r) in [("x, y", &x, &y), ("a, x", &a, &x), ("x, a", &x, &a)] {
@@ -258,112 +254,36 @@ pub fn rows(d: usize) -> Vec<Row> {
     rows
 }
 
-/// A distinct number per `Op` variant. The match has no wildcard, so a new variant stops every
-/// test using the catalogue from compiling until it is numbered here, named in
-/// `VARIANT_NAMES` and given a row.
-pub fn variant_rank(op: &Op) -> usize {
-    match op {
-        Op::Var { .. } => 0,
-        Op::Const(_) => 1,
-        Op::IntCst(_) => 2,
-        Op::Zero(_) => 3,
-        Op::Unary(_) => 4,
-        Op::Binary(_) => 5,
-        Op::Pow(_) => 6,
-        Op::Round(_) => 7,
-        Op::ClampInt(..) => 8,
-        Op::IfElse => 9,
-        Op::Clamp => 10,
-        Op::Mod => 11,
-        Op::SqNorm2 => 12,
-        Op::Norm2 => 13,
-        Op::Normalize => 14,
-        Op::SqDist => 15,
-        Op::Scalprod => 16,
-        Op::WeightedSqNorm => 17,
-        Op::WeightedSqDist => 18,
-        Op::Sum => 19,
-        Op::Max => 20,
-        Op::Min => 21,
-        Op::ArgMax => 22,
-        Op::ArgMin => 23,
-        Op::Elem(_) => 24,
-        Op::ElemT { .. } => 25,
-        Op::Extract { .. } => 26,
-        Op::ExtractT { .. } => 27,
-        Op::Concat => 28,
-        Op::OneHot(_) => 29,
-        Op::MatVecMult => 30,
-        Op::VecMatMult => 31,
-        Op::TensorProd => 32,
-        Op::Kron { .. } => 33,
-        Op::TensorDot { .. } => 34,
-    }
+/// Every operation's name: variables and constants, each row of the operation table
+/// (`Op::templates`) and each elementwise function of `ops.rs`. The coverage checks compare
+/// against this list, so a new operation fails them, by name, until it has a row.
+pub fn every_op_name() -> Vec<&'static str> {
+    let mut names = vec!["Var", "Const"];
+    names.extend(Op::templates().iter().map(Op::name));
+    names.extend(UnaryOp::ALL.iter().map(|u| u.name()));
+    names.extend(BinaryOp::ALL.iter().map(|b| b.name()));
+    names
 }
 
-pub const VARIANT_NAMES: [&str; 35] = [
-    "Var",
-    "Const",
-    "IntCst",
-    "Zero",
-    "Unary",
-    "Binary",
-    "Pow",
-    "Round",
-    "ClampInt",
-    "IfElse",
-    "Clamp",
-    "Mod",
-    "SqNorm2",
-    "Norm2",
-    "Normalize",
-    "SqDist",
-    "Scalprod",
-    "WeightedSqNorm",
-    "WeightedSqDist",
-    "Sum",
-    "Max",
-    "Min",
-    "ArgMax",
-    "ArgMin",
-    "Elem",
-    "ElemT",
-    "Extract",
-    "ExtractT",
-    "Concat",
-    "OneHot",
-    "MatVecMult",
-    "VecMatMult",
-    "TensorProd",
-    "Kron",
-    "TensorDot",
-];
+/// The operations of [`every_op_name`] that no node of `roots` uses.
+pub fn ops_missing_from(roots: &[Expr]) -> Vec<&'static str> {
+    let used: std::collections::BTreeSet<&str> = Expr::topo_order(roots).iter().map(|n| n.op().name()).collect();
+    every_op_name().into_iter().filter(|n| !used.contains(n)).collect()
+}
 
-/// Panics, naming what is missing, unless `rows` use every `Op` variant and every unary and
-/// binary function.
+/// Panics, naming what is missing, unless `rows` use every operation.
 pub fn assert_covers_every_op(rows: &[Row]) {
-    let mut seen = [false; VARIANT_NAMES.len()];
-    let mut names = std::collections::BTreeSet::new();
     let roots: Vec<Expr> = rows.iter().map(|r| r.f.clone()).collect();
     for n in Expr::topo_order(&roots) {
-        let rank = variant_rank(n.op());
-        assert!(rank < seen.len(), "variant {} has rank {rank}: add it to VARIANT_NAMES", n.op().name());
-        // Backends size fixed operand arrays by MAX_ARITY; every variant passes here.
+        // Backends size fixed operand arrays by MAX_ARITY; every operation passes here.
         assert!(
             n.op().arity() <= noyau_engine::expr::MAX_ARITY,
             "{} takes more than MAX_ARITY operands",
             n.op().name()
         );
-        seen[rank] = true;
-        names.insert(n.op().name());
     }
-    let missing_variants: Vec<&str> = VARIANT_NAMES.iter().zip(seen).filter(|(_, s)| !s).map(|(n, _)| *n).collect();
-    let missing_ops: Vec<&str> = (UnaryOp::ALL.iter().map(|u| u.name()))
-        .chain(BinaryOp::ALL.iter().map(|b| b.name()))
-        .filter(|n| !names.contains(n))
-        .collect();
-    let complete = missing_variants.is_empty() && missing_ops.is_empty();
-    assert!(complete, "the catalogue has no row for {missing_variants:?} {missing_ops:?}");
+    let missing = ops_missing_from(&roots);
+    assert!(missing.is_empty(), "the catalogue has no row for {missing:?}");
 }
 
 /// Every reduction of the engine, with small K, for tests that walk them all.

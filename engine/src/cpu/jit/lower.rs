@@ -380,14 +380,9 @@ impl Lower<'_> {
                     }
                 }
             }
-            Op::Round(_)
-            | Op::Max
-            | Op::Min
-            | Op::ArgMax
-            | Op::ArgMin
-            | Op::OneHot(_)
-            | Op::Kron { .. }
-            | Op::TensorDot { .. } => return Ok(self.callout(op, a, dim)),
+            // Round, Max, Min, ArgMax, ArgMin, OneHot, Kron, TensorDot and any new operation:
+            // the evaluator's code, called per lane. Vector code above is an optimisation.
+            _ => return Ok(self.callout(op, a, dim)),
         }
         debug_assert_eq!(out.len(), dim, "{}", op.name());
         Ok(out)
@@ -491,9 +486,9 @@ impl Lower<'_> {
                 let neg = self.c.cmp(Pred::Lt, x, zero);
                 self.c.blend(neg, zero, x)
             }
-            UnaryOp::Sin | UnaryOp::Cos | UnaryOp::SinXDivX | UnaryOp::Asin | UnaryOp::Acos | UnaryOp::Atan => {
-                return None
-            }
+            // Vector code is an optimisation: the other functions (the trigonometric ones, and
+            // any new row of the table) are computed lane by lane by the table's CPU code.
+            _ => return None,
         })
     }
 
@@ -504,13 +499,14 @@ impl Lower<'_> {
             BinaryOp::Sub => return Some(self.c.bin(Bin::Sub, x, y)),
             BinaryOp::Mul => return Some(self.c.bin(Bin::Mul, x, y)),
             BinaryOp::Div => return Some(self.c.bin(Bin::Div, x, y)),
-            BinaryOp::Powf | BinaryOp::Atan2 => None,
             BinaryOp::Less => cmp(Pred::Lt),
             BinaryOp::LessEq => cmp(Pred::Le),
             BinaryOp::Greater => cmp(Pred::Gt),
             BinaryOp::GreaterEq => cmp(Pred::Ge),
             BinaryOp::Equal => cmp(Pred::Eq),
             BinaryOp::NotEqual => cmp(Pred::Neq),
+            // Powf, Atan2 and any new row of the table: lane by lane (see `unary`).
+            _ => None,
         }?;
         let m = self.c.cmp(pred, x, y);
         let (one, zero) = (self.f(1.0), self.f(0.0));
