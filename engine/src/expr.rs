@@ -243,6 +243,19 @@ impl Expr {
         Expr::new(Op::Concat, vec![self, o])
     }
 
+    /// The vector of 1s of dimension `d`, written `Zero(d) + 1` since the language has no "ones".
+    pub fn ones(d: usize) -> Result<Expr> {
+        Expr::zero(d)?.add(Expr::constant(1.0))
+    }
+
+    /// KeOps' `DifferenceMatrix(x, y)`: the vector (x_k − y_l) of dimension dim(x)·dim(y), x's
+    /// index slowest, written TensorProd(x, 1) − TensorProd(1, y).
+    pub fn difference_matrix(self, y: Expr) -> Result<Expr> {
+        let (dx, dy) = (self.dim(), y.dim());
+        Expr::new(Op::TensorProd, vec![self, Expr::ones(dy)?])?
+            .sub(Expr::new(Op::TensorProd, vec![Expr::ones(dx)?, y])?)
+    }
+
     /// Every node of the DAG reachable from `roots`, each once, children before parents.
     pub fn topo_order(roots: &[Expr]) -> Vec<Expr> {
         let mut seen = std::collections::HashSet::new();

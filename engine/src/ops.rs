@@ -146,6 +146,8 @@ pub enum Domain {
     Positive,
     /// |x| < 1.
     Unit,
+    /// Every real number, piecewise constant with jumps (Floor at the integers).
+    Steps,
 }
 
 #[inline(always)]
@@ -176,6 +178,7 @@ unary_table! {
     Sign     "Sign"     "({0}>(T)0?(T)1:({0}<(T)0?(T)-1:{0}*(T)0))" KinkAtZero |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x * T::zero() };
     Step     "Step"     "({0}<(T)0?(T)0:(isnan({0})?{0}:(T)1))"   KinkAtZero |x| if x < T::zero() { T::zero() } else if x.is_nan() { x } else { T::one() };
     ReLU     "ReLU"     "({0}<(T)0?(T)0:{0})"                     KinkAtZero |x| if x < T::zero() { T::zero() } else { x };
+    Floor    "Floor"    "floor({0})"                              Steps      |x| x.floor();
 }
 
 binary_table! {

@@ -256,6 +256,30 @@ fn derivatives_at_singular_points_follow_the_evaluator() {
     assert_eq!(at_zero(normalized, &P.x()), [0.0; 3]);
 }
 
+/// The branch an IfElse does not take contributes exactly nothing, even where its own derivative
+/// is NaN or infinite (KeOps' rule multiplies it by 0, which leaks the NaN).
+#[test]
+fn the_branch_not_taken_leaks_no_nan() {
+    let s = Expr::var(0, 1, Cat::I).unwrap();
+    let at = |f: &Expr, x: f64| {
+        let g = grad(f, &s, &k(1.0)).unwrap_or_else(|e| panic!("{e}"));
+        eval(&g, &BTreeMap::from([(0, vec![x])]))[0]
+    };
+    // Sqrt and Log under the branch taken for x ≥ 0, −x (then 2x) otherwise.
+    let root = node(Op::IfElse, vec![s.clone(), un(UnaryOp::Sqrt, &s), un(UnaryOp::Minus, &s)]);
+    assert_eq!(at(&root, -1.0), -1.0);
+    assert_eq!(at(&root, 4.0), 0.25);
+    let chained = un(UnaryOp::Exp, &un(UnaryOp::Log, &bin(BinaryOp::Mul, &s, &k(3.0))));
+    let log = node(Op::IfElse, vec![s.clone(), chained, bin(BinaryOp::Mul, &s, &k(2.0))]);
+    assert_eq!(at(&log, -2.0), 2.0);
+    assert!((at(&log, 2.0) - 3.0).abs() < 1e-12);
+    // Nested selections, and the second derivative.
+    let nested = node(Op::IfElse, vec![un(UnaryOp::Minus, &s), root.clone(), un(UnaryOp::Log, &s)]);
+    assert_eq!(at(&nested, -1.0), -1.0);
+    let first = grad(&root, &s, &k(1.0)).unwrap();
+    assert_eq!(at(&first, -1.0), 0.0);
+}
+
 #[test]
 fn constant_formulas_and_the_variable_itself() {
     let e = Expr::var(10, 3, Cat::I).unwrap();

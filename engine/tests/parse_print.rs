@@ -682,3 +682,65 @@ fn special_constants_round_trip() {
         assert_eq!(parse_formula(&print::to_string(&e), &vars).unwrap(), e, "{n}");
     }
 }
+
+/// KeOps' names that are formulas of other operations here parse to those formulas, and their
+/// misuse is reported at the call.
+#[test]
+fn keops_spellings() {
+    let vars = parse_aliases(ALIASES).unwrap();
+    let same = |keops: &str, ours: &str| {
+        let a = parse_formula(keops, &vars).unwrap_or_else(|e| panic!("{keops}: {e}"));
+        let b = parse_formula(ours, &vars).unwrap_or_else(|e| panic!("{ours}: {e}"));
+        assert_eq!(a, b, "{keops} is not {ours}");
+    };
+    same("SqNormIso(s, x - y)", "WeightedSqNorm(s, x - y)");
+    same("SqNormDiag(g, x)", "WeightedSqNorm(g, x)");
+    same("SymSqNorm(G, x)", "WeightedSqNorm(G, x)");
+    same("SumT(s, 3)", "(Zero(3) + 1.0) * s");
+    same("IntInv(4) * x", "0.25 * x");
+    same("DifferenceMatrix(x, y)", "TensorProd(x, Zero(3) + 1.0) - TensorProd(Zero(3) + 1.0, y)");
+    same("LessThan(x, y)", "x < y");
+    same("LessOrEqual(x, y)", "x <= y");
+    same("GreaterThan(x, y)", "x > y");
+    same("GreaterOrEqual(x, y)", "x >= y");
+    check_err(
+        ALIASES,
+        "1 + SqNormDiag(s, x)",
+        expect![[r#"
+            column 5: SqNormDiag: the weight must have dimension 3 (one weight per component) for a vector of dimension 3, not 1
+                1 + SqNormDiag(s, x)
+                    ^"#]],
+    );
+    check_err(
+        ALIASES,
+        "SumT(x, 2)",
+        expect![[r#"
+        column 1: SumT: the formula must be a scalar, it has dimension 3
+            SumT(x, 2)
+            ^"#]],
+    );
+    check_err(
+        ALIASES,
+        "IntInv(0)",
+        expect![[r#"
+        column 1: IntInv: the integer must not be 0
+            IntInv(0)
+            ^"#]],
+    );
+    check_err(
+        ALIASES,
+        "SumT(s)",
+        expect![[r#"
+        column 1: SumT: expects 2 argument(s), got 1
+            SumT(s)
+            ^"#]],
+    );
+    check_err(
+        ALIASES,
+        "x + SqNormIso",
+        expect![[r#"
+        column 5: `SqNormIso` is an operation: write SqNormIso(...) to call it
+            x + SqNormIso
+                ^"#]],
+    );
+}

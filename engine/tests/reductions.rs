@@ -149,3 +149,23 @@ fn nan_propagates() {
         assert!(out[[0, 0]].is_nan(), "{red}: {out:?}");
     }
 }
+
+/// A Genred whose formula, once differentiated and simplified, no longer uses some declared
+/// aliases still takes every declared argument, in alias order (KeOps' convention): a second
+/// derivative of a quadratic form keeps neither x nor y, yet x, y and e are passed.
+#[test]
+fn declared_arguments_outlive_simplification() {
+    use noyau_engine::Genred;
+    let aliases = ["x = Vi(2)", "y = Vj(2)", "e = Vi(2)"];
+    let g = Genred::new("Grad(Grad(SqDist(x, y), x, IntCst(1)), x, e)", &aliases, Reduction::Sum, Axis::J).unwrap();
+    assert_eq!(g.reduce().vars.len(), 3, "{}", g.formula());
+    let (n, m) = (4, 5);
+    let x = Array2::<f64>::from_elem((n, 2), 0.3);
+    let y = Array2::<f64>::from_elem((m, 2), -0.7);
+    let e = Array2::<f64>::from_shape_fn((n, 2), |(i, k)| (i + k) as f64);
+    let out = g.eval_with(&[x.view(), y.view(), e.view()], &Options::default()).unwrap();
+    // d²‖x−y‖²/dx² = 2I, so each of the M terms is 2e.
+    assert_eq!(out, e.mapv(|v| 2.0 * v * m as f64));
+    // The arguments are still checked: too few is an error naming what is missing.
+    assert!(g.eval_with(&[x.view(), e.view()], &Options::default()).is_err());
+}

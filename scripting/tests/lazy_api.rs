@@ -55,6 +55,8 @@ const PAIRS: &[(&str, Pair)] = &[
     ("u.sign()", |x, y| each(u(x, y), f64::signum)),
     ("u.step()", |x, y| each(u(x, y), |t| bool01(t >= 0.0))),
     ("u.relu()", |x, y| each(u(x, y), |t| t.max(0.0))),
+    ("(u * 2.0).floor()", |x, y| each(u(x, y), |t| (t * 2.0).floor())),
+    ("u.sinc()", |x, y| each(u(x, y), |t| (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t))),
     ("u ** 3", |x, y| each(u(x, y), |t| t.powi(3))),
     ("u ** 2.0", |x, y| each(u(x, y), |t| t * t)),
     ("p ** 0.5", |x, y| each(p(x, y), f64::sqrt)),

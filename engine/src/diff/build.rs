@@ -65,6 +65,12 @@ pub(super) fn mul(a: Expr, b: Expr) -> Result<Expr> {
     if a.is_zero() || b.is_zero() {
         return Expr::zero(d);
     }
+    if let Some(product) = inside_masks(&a, &b, mul)? {
+        return Ok(product);
+    }
+    if let Some(product) = inside_masks(&b, &a, |x, y| mul(y, x))? {
+        return Ok(product);
+    }
     for (k, other) in [(&a, &b), (&b, &a)] {
         if other.dim() == d {
             if k.as_const() == Some(1.0) {
@@ -79,6 +85,41 @@ pub(super) fn mul(a: Expr, b: Expr) -> Result<Expr> {
     let a = unbroadcast(a, b.dim());
     let b = if a.dim() == d { unbroadcast(b, d) } else { b };
     a.mul(b)
+}
+
+/// `IfElse(c, p, 0)` or `IfElse(c, 0, p)`: the adjoint that the IfElse rule sends to a branch,
+/// zero where the branch was not taken. Returns the condition, p, and whether p is the first branch.
+fn mask_of(e: &Expr) -> Option<(Expr, Expr, bool)> {
+    match (e.op(), e.args()) {
+        (Op::IfElse, [cond, p, z]) if z.is_zero() => Some((cond.clone(), p.clone(), true)),
+        (Op::IfElse, [cond, z, p]) if z.is_zero() => Some((cond.clone(), p.clone(), false)),
+        _ => None,
+    }
+}
+
+/// `op(masked, other)` with the masks of `masked` kept outermost: `IfElse(c, op(p, other), 0)`.
+///
+/// A local derivative may be NaN or infinite where its branch was not taken (the derivative of
+/// Sqrt at a negative number in `IfElse(x, Sqrt(x), -x)`); multiplied outside the mask, 0·NaN
+/// would leak into the gradient, whereas the selection outside gives exactly 0 there, as the
+/// derivative of the branch actually taken. Nested masks are peeled in a loop, not by recursion,
+/// since a formula built by a loop may nest thousands of them.
+fn inside_masks(masked: &Expr, other: &Expr, op: fn(Expr, Expr) -> Result<Expr>) -> Result<Option<Expr>> {
+    let mut masks = Vec::new();
+    let mut inner = masked.clone();
+    while let Some((cond, p, first)) = mask_of(&inner) {
+        masks.push((cond, first));
+        inner = p;
+    }
+    if masks.is_empty() {
+        return Ok(None);
+    }
+    let mut out = op(inner, other.clone())?;
+    for (cond, first) in masks.into_iter().rev() {
+        let branches = if first { vec![cond, out, c(0.0)] } else { vec![cond, c(0.0), out] };
+        out = Expr::new(Op::IfElse, branches)?;
+    }
+    Ok(Some(out))
 }
 
 /// The scalar s of a `Zero(d) + s` built by [`broadcast`], when the other operand of an
@@ -96,6 +137,9 @@ pub(super) fn div(a: Expr, b: Expr) -> Result<Expr> {
     let d = broadcast_dim(BinaryOp::Div, &a, &b)?;
     if a.is_zero() {
         return Expr::zero(d);
+    }
+    if let Some(quotient) = inside_masks(&a, &b, div)? {
+        return Ok(quotient);
     }
     if b.as_const() == Some(1.0) && a.dim() == d {
         return Ok(a);

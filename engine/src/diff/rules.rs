@@ -145,7 +145,7 @@ fn unary_rule(u: UnaryOp, n: &Expr, x: &Expr, g: Expr) -> Result<Option<Expr>> {
         // d(x^−½) = −½·x^−3/2 = −½·Rsqrt(x)³, also 0 at 0.
         UnaryOp::Rsqrt => times(g, scale(-0.5, pow(n.clone(), 3)?)),
         UnaryOp::Abs => times(g, x.unary(UnaryOp::Sign)),
-        UnaryOp::Sign | UnaryOp::Step => Ok(None),
+        UnaryOp::Sign | UnaryOp::Step | UnaryOp::Floor => Ok(None),
         // Step(0) = 1 picks the right derivative at the kink.
         UnaryOp::ReLU => times(g, x.unary(UnaryOp::Step)),
     }

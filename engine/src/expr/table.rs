@@ -350,6 +350,14 @@ op_table! { |d, name|
                                                                                                 => { tensor_dot(name, [a, b, ca, cb], d) };
 }
 
+/// KeOps' names for the comparisons, which print as infix operators (`<`, `<=`, ...).
+const KEOPS_COMPARISONS: &[(&str, BinaryOp)] = &[
+    ("LessThan", BinaryOp::Less),
+    ("LessOrEqual", BinaryOp::LessEq),
+    ("GreaterThan", BinaryOp::Greater),
+    ("GreaterOrEqual", BinaryOp::GreaterEq),
+];
+
 impl Op {
     /// The operation called `name` in the formula language, with default parameters.
     pub fn by_name(name: &str) -> Option<Op> {
@@ -357,6 +365,9 @@ impl Op {
             return Some(Op::Unary(u));
         }
         if let Some(b) = BinaryOp::from_name(name) {
+            return Some(Op::Binary(b));
+        }
+        if let Some(&(_, b)) = KEOPS_COMPARISONS.iter().find(|(keops, _)| *keops == name) {
             return Some(Op::Binary(b));
         }
         Op::templates().into_iter().find(|op| op.name() == name)

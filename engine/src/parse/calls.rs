@@ -189,7 +189,7 @@ pub(crate) fn is_variable_call(name: &str) -> bool {
 
 /// True for every name [`operation`] or [`variable`] knows.
 pub(crate) fn is_known(name: &str) -> bool {
-    is_variable_call(name) || Op::by_name(name).is_some()
+    is_variable_call(name) || Op::by_name(name).is_some() || is_compound(name)
 }
 
 /// `Vi(k,d)`, `Vj(k,d)`, `Pm(k,d)`, `Var(k,d,cat)`. In an alias (`position` given), the index
@@ -216,4 +216,73 @@ pub(crate) fn operation(name: &str, r: &mut Reader) -> Option<Op> {
     // A parameter that failed to read is a default value and an error kept by the reader, which
     // `Reader::finish` reports; the template then stands in for the operation.
     Some(template.with_params(&params).unwrap_or(template))
+}
+
+/// A KeOps spelling whose formula is built from other operations, once its arguments are read.
+pub(crate) type Compound = Box<dyn FnOnce(Vec<Expr>) -> Result<Expr>>;
+
+/// KeOps' names that are formulas of other operations here (the evaluation, derivative and
+/// CUDA code of those serve them): `SqNormIso(s, x)`, `SqNormDiag(s, x)` and `SymSqNorm(A, x)`
+/// are `WeightedSqNorm` with a weight of dimension 1, D and D²; `SumT(f, d)` repeats a scalar d
+/// times; `IntInv(n)` is the constant 1/n; `DifferenceMatrix(x, y)` is (x_k − y_l).
+pub(crate) fn compound(name: &str, r: &mut Reader) -> Option<Compound> {
+    let weighted = |op: &'static str, what: &'static str, expected: fn(usize) -> usize| -> Compound {
+        Box::new(move |a: Vec<Expr>| {
+            let (s, x) = (a[0].clone(), a[1].clone());
+            let want = expected(x.dim());
+            if s.dim() != want {
+                let msg = format!(
+                    "the weight must have dimension {want} ({what}) for a vector of dimension {}, not {}",
+                    x.dim(),
+                    s.dim()
+                );
+                return Err(Error::invalid(op, msg));
+            }
+            Expr::new(Op::WeightedSqNorm, vec![s, x])
+        })
+    };
+    Some(match name {
+        "SqNormIso" => {
+            r.operands(2);
+            weighted("SqNormIso", "a scalar", |_| 1)
+        }
+        "SqNormDiag" => {
+            r.operands(2);
+            weighted("SqNormDiag", "one weight per component", |d| d)
+        }
+        "SymSqNorm" => {
+            r.operands(2);
+            weighted("SymSqNorm", "a D×D matrix", |d| d.saturating_mul(d))
+        }
+        "SumT" => {
+            r.operands(1);
+            let d = r.size("dimension");
+            Box::new(move |a: Vec<Expr>| {
+                if a[0].dim() != 1 {
+                    let msg = format!("the formula must be a scalar, it has dimension {}", a[0].dim());
+                    return Err(Error::invalid("SumT", msg));
+                }
+                Expr::ones(d)?.mul(a[0].clone())
+            })
+        }
+        "IntInv" => {
+            let n: i64 = r.i64("integer");
+            Box::new(move |_| {
+                if n == 0 {
+                    return Err(Error::invalid("IntInv", "the integer must not be 0"));
+                }
+                Ok(Expr::constant(1.0 / n as f64))
+            })
+        }
+        "DifferenceMatrix" => {
+            r.operands(2);
+            Box::new(|a: Vec<Expr>| a[0].clone().difference_matrix(a[1].clone()))
+        }
+        _ => return None,
+    })
+}
+
+/// True for the names [`compound`] builds (asked of [`compound`] itself, so the names are listed once).
+pub(crate) fn is_compound(name: &str) -> bool {
+    compound(name, &mut Reader::new("", &[])).is_some()
 }

@@ -353,6 +353,10 @@ impl<'a> Parser<'a> {
             self.check_alias(&e, pos)?;
             return Ok(e);
         }
+        if let Some(build) = calls::compound(name, &mut reader) {
+            let operands = reader.finish(name, pos)?;
+            return Ok(build(operands).map_err(|e| located(self.src, pos, &e))?);
+        }
         let mut formulas = Vec::new();
         let mut list_at = None;
         for arg in args {

@@ -144,7 +144,7 @@ fn unary_domain(u: UnaryOp) -> (f64, f64) {
     match u.domain() {
         Domain::Positive => (0.3, 2.0),
         Domain::Unit => (-0.9, 0.9),
-        Domain::All | Domain::KinkAtZero => (-2.0, 2.0),
+        Domain::All | Domain::KinkAtZero | Domain::Steps => (-2.0, 2.0),
     }
 }
 
@@ -152,7 +152,7 @@ fn binary_domain(op: BinaryOp) -> (f64, f64) {
     match op.domain() {
         Domain::Positive => (0.5, 2.0),
         Domain::Unit => (-0.9, 0.9),
-        Domain::All | Domain::KinkAtZero => (-2.0, 2.0),
+        Domain::All | Domain::KinkAtZero | Domain::Steps => (-2.0, 2.0),
     }
 }
 
@@ -173,7 +173,11 @@ pub fn rows(d: usize) -> Vec<Row> {
     let mut rows = Vec::new();
     for &u in UnaryOp::ALL {
         let r = row(u.name(), un(u, &x)).within(unary_domain(u));
-        rows.push(if u.domain() == Domain::KinkAtZero { r.on_grid(ZERO) } else { r });
+        rows.push(match u.domain() {
+            Domain::KinkAtZero => r.on_grid(ZERO),
+            Domain::Steps => r.on_grid(EXACT_JUMP),
+            _ => r,
+        });
     }
     for &op in BinaryOp::ALL {
         for (label, l, r) in [("x, y", &x, &y), ("a, x", &a, &x), ("x, a", &x, &a)] {

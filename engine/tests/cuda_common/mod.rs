@@ -66,7 +66,7 @@ fn unary_domain(u: UnaryOp) -> (f64, f64) {
     match u.domain() {
         Domain::Positive => POSITIVE,
         Domain::Unit => UNIT,
-        Domain::All | Domain::KinkAtZero => WIDE,
+        Domain::All | Domain::KinkAtZero | Domain::Steps => WIDE,
     }
 }
 

@@ -62,6 +62,13 @@ const UNARY: &[(&str, Style, Build1, &str)] = &[
     ("sign", Style::Method, |x| x.unary(UnaryOp::Sign), "Elementwise sign: -1, 0 or 1."),
     ("step", Style::Method, |x| x.unary(UnaryOp::Step), "Elementwise step: 0 for x < 0, 1 otherwise."),
     ("relu", Style::Method, |x| x.unary(UnaryOp::ReLU), "Elementwise positive part max(x, 0)."),
+    ("floor", Style::Method, |x| x.unary(UnaryOp::Floor), "Elementwise floor: the largest integer ≤ x."),
+    (
+        "sinc",
+        Style::Method,
+        |x| x.mul(Expr::constant(std::f64::consts::PI))?.unary(UnaryOp::SinXDivX),
+        "Normalised sinc: sin(πx)/(πx), 1 at 0 (as KeOps and torch.sinc).",
+    ),
     ("sqnorm2", Style::Method, |x| x.sqnorm2(), "Squared Euclidean norm along the last dimension (dimension 1)."),
     ("norm2", Style::Method, |x| op1(Op::Norm2, x), "Euclidean norm along the last dimension (dimension 1)."),
     ("normalize", Style::Method, |x| op1(Op::Normalize, x), "x divided by its Euclidean norm."),
@@ -112,7 +119,7 @@ const BINARY: &[(&str, Style, Build2, &str)] = &[
     (
         "difference_matrix",
         Style::Method,
-        difference_matrix,
+        Expr::difference_matrix,
         "x.difference_matrix(y): the vector (x_k − y_l) of dimension dim(x)·dim(y), x's index slowest.",
     ),
     ("concat", Style::Method, |a, b| a.concat(b), "Concatenation along the last dimension."),
@@ -165,13 +172,6 @@ const TERNARY: &[(&str, [&str; 2], Build3, &str)] = &[
         "x.weightedsqdist(y, s) is (x − y).weightedsqnorm(s).",
     ),
 ];
-
-/// KeOps' DifferenceMatrix: TensorProd(x, ones(dim y)) − TensorProd(ones(dim x), y).
-fn difference_matrix(x: Expr, y: Expr) -> EResult<Expr> {
-    let ones = |d: usize| Expr::zero(d)?.add(Expr::constant(1.0));
-    let (dx, dy) = (x.dim(), y.dim());
-    Expr::new(Op::TensorProd, vec![x, ones(dy)?])?.sub(Expr::new(Op::TensorProd, vec![ones(dx)?, y])?)
-}
 
 /// Applies `build` to one LazyTensor, with `context` naming the operation in errors.
 pub(super) fn apply1(
