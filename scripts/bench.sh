@@ -4,11 +4,38 @@
 # C loop (measured just before and just after the cases, the mean of both taken: these machines
 # are shared and drift).
 # Usage: bash scripts/bench.sh [N]   (default N = M = 100000, D = 3, float32 unless stated)
+#        bash scripts/bench.sh --vs-pykeops [N]   (default N = M = 30000): pykeops 2.3 on the CPU
+#        against our CPU backend, case by case on the same inputs, in one table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-100000}
+VS_PYKEOPS=""
+if [ "${1:-}" = "--vs-pykeops" ]; then VS_PYKEOPS=1; shift; fi
+N=${1:-$([ -n "$VS_PYKEOPS" ] && echo 30000 || echo 100000)}
 cargo build --release -q -p noyau-engine --example bench
 B=target/release/examples/bench
+if [ -n "$VS_PYKEOPS" ]; then
+  # numpy and pykeops only: pykeops.numpy spares torch's multi-GB download.
+  VENV=target/venv-pykeops
+  # Checked by pip's record rather than by the folder, so that an interrupted install is redone.
+  if ! "$VENV/bin/python" -m pip show -q pykeops >/dev/null 2>&1; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q numpy pykeops==2.3
+  fi
+  # Both sides get every core and say so: pykeops through OpenMP, ours through rayon.
+  export OMP_NUM_THREADS=$(nproc) RAYON_NUM_THREADS=$(nproc)
+  echo "$(date -Is) nproc $(nproc), load average before: $(uptime | sed 's/.*load average: //')"
+  DIR=$(mktemp -d)
+  trap 'rm -rf "$DIR"' EXIT
+  # Case by case, ours then pykeops on the inputs ours saved, so that drift on these shared
+  # machines touches both sides of a ratio alike.
+  for c in gauss lse argkmin cauchy; do
+    "$B" --case "$c" --n "$N" --reps 2 --save "$DIR" | tee -a "$DIR/lines"
+    "$VENV/bin/python" scripts/bench_pykeops.py run --case "$c" --dir "$DIR" --reps 2 | tee -a "$DIR/lines"
+  done
+  echo "load average after: $(uptime | sed 's/.*load average: //')"
+  "$VENV/bin/python" scripts/bench_pykeops.py table "$DIR/lines"
+  exit 0
+fi
 LIMIT=../shared/reference/anchor-bench/limit.c
 c_rate() { OMP_NUM_THREADS=$(nproc) target/limit "$N" | sed -E 's/.* ([0-9.]+) Gpairs\/s.*/\1/'; }
 C0=""

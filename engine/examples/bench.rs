@@ -8,10 +8,13 @@
 //! schedule; each runs four log-sum-exp reductions, so `gpairs_per_s` counts
 //! 4·(iterations + 2)·N·M pairs, the two extra for the start and the extrapolation). `--m` sets M (default N), `--reps` the repetitions
 //! (the fastest is reported), `--backend cpu|gpu|cuda:N|auto|reference` (default cpu; the GPU
-//! needs `--features cuda`). On the GPU, `seconds` includes the transfers and
+//! needs `--features cuda`), `--save DIR` writes the inputs and the last output as
+//! DIR/<case>_{x,y,b,out}.npy, so that scripts/bench_pykeops.py can time pykeops on the same
+//! data and check that both answers agree. On the GPU, `seconds` includes the transfers and
 //! `kernel_seconds` is the kernel alone (CUDA events).
 
 use ndarray::{Array2, ArrayView2};
+use ndarray_npy::{WritableElement, WriteNpyExt};
 use noyau_engine::cpu::SimdLevel;
 use noyau_engine::ot::{schedule, sinkhorn_divergence, SinkhornOptions};
 use noyau_engine::random::Rng;
@@ -27,11 +30,20 @@ struct Args {
     dtype: String,
     reps: usize,
     backend: Backend,
+    save: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a =
-        Args { case: "gauss".into(), n: 100_000, m: None, dim: 3, dtype: "f32".into(), reps: 3, backend: Backend::Cpu };
+    let mut a = Args {
+        case: "gauss".into(),
+        n: 100_000,
+        m: None,
+        dim: 3,
+        dtype: "f32".into(),
+        reps: 3,
+        backend: Backend::Cpu,
+        save: None,
+    };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -44,7 +56,8 @@ fn parse_args() -> Result<Args, String> {
             "--dtype" => a.dtype = val()?,
             "--reps" => a.reps = val()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--backend" => a.backend = Backend::from_name(&val()?).map_err(|e| format!("--backend: {e}"))?,
-            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy|gauss_grad|sinkhorn --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R] [--backend cpu|gpu|cuda:N|auto|reference]".into()),
+            "--save" => a.save = Some(val()?.into()),
+            "--help" | "-h" => return Err("usage: bench --case gauss|gauss_e3|lse|argkmin|cauchy|gauss_grad|sinkhorn --n N [--m M] [--dim D] [--dtype f32|f64] [--reps R] [--backend cpu|gpu|cuda:N|auto|reference] [--save DIR]".into()),
             f => return Err(format!("unknown flag {f}")),
         }
     }
@@ -65,7 +78,7 @@ fn case(name: &str, d: usize) -> Option<(String, Vec<String>, Reduction, usize)>
     })
 }
 
-fn run<T: Real>(a: &Args) -> Result<(), String> {
+fn run<T: Real + WritableElement>(a: &Args) -> Result<(), String> {
     let m = a.m.unwrap_or(a.n);
     let (formula, aliases, reduction, e) = case(&a.case, a.dim).ok_or(format!("unknown case {}", a.case))?;
     let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
@@ -80,25 +93,33 @@ fn run<T: Real>(a: &Args) -> Result<(), String> {
     }
     let opts = Options { backend: resolve(a.backend, &spec), ..Options::default() };
     let with_grad = a.case == "gauss_grad";
-    let run_once = || -> Result<Option<f64>, String> {
+    let run_once = || -> Result<(Array2<T>, Option<f64>), String> {
         let (out, kernel) = timed(&spec, &inputs, &opts)?;
         if with_grad {
             let eta = Array2::<T>::from_elem(out.raw_dim(), T::one());
             let g = spec.reduce().vjp(&inputs, out.view(), eta.view(), &[0], &opts).map_err(|e| e.to_string())?;
             std::hint::black_box(g);
         }
-        std::hint::black_box(out);
         // The kernel time covers the forward pass only, so it is not reported with the gradient.
-        Ok(kernel.filter(|_| !with_grad))
+        Ok((std::hint::black_box(out), kernel.filter(|_| !with_grad)))
     };
-    run_once()?; // warm-up: compiles and caches
+    let (mut out, _) = run_once()?; // warm-up: compiles and caches
     let mut best = f64::INFINITY;
     let mut best_kernel = f64::INFINITY;
     for _ in 0..a.reps.max(1) {
         let t = Instant::now();
-        let kernel = run_once()?;
+        let kernel;
+        (out, kernel) = run_once()?;
         best = best.min(t.elapsed().as_secs_f64());
         best_kernel = best_kernel.min(kernel.unwrap_or(f64::INFINITY));
+    }
+    if let Some(dir) = &a.save {
+        let mut arrays = vec![("x", &x), ("y", &y)];
+        if e > 0 {
+            arrays.push(("b", &b));
+        }
+        arrays.push(("out", &out));
+        save(dir, &a.case, &arrays)?;
     }
     let kernel = if best_kernel.is_finite() { format!(",\"kernel_seconds\":{best_kernel:.6}") } else { String::new() };
     println!(
@@ -113,6 +134,17 @@ fn run<T: Real>(a: &Args) -> Result<(), String> {
         best,
         a.n as f64 * m as f64 / best / 1e9
     );
+    Ok(())
+}
+
+/// Writes each array as DIR/<case>_<name>.npy (DIR created if needed).
+fn save<T: WritableElement>(dir: &std::path::Path, case: &str, arrays: &[(&str, &Array2<T>)]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("--save {}: {e}", dir.display()))?;
+    for (name, array) in arrays {
+        let path = dir.join(format!("{case}_{name}.npy"));
+        let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        array.write_npy(std::io::BufWriter::new(file)).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     Ok(())
 }
 
