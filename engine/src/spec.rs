@@ -34,12 +34,17 @@ impl Backend {
             "auto" => Ok(Backend::Auto),
             "cpu" | "CPU" => Ok(Backend::Cpu),
             "reference" => Ok(Backend::Reference),
-            "gpu" | "GPU" | "cuda" => gpu_backend(0),
+            // KeOps' GPU_1D is the one-thread-per-row scheme that the GPU backend runs.
+            "gpu" | "GPU" | "cuda" | "GPU_1D" => gpu_backend(0),
+            "GPU_2D" => Err(Error::Backend {
+                backend: s.into(),
+                msg: "KeOps' 2-D GPU scheme is not built yet: use GPU_1D (or gpu), which runs every reduction".into(),
+            }),
             _ => match device.map(str::parse::<usize>) {
                 Some(Ok(k)) => gpu_backend(k),
                 _ => Err(Error::Backend {
                     backend: s.into(),
-                    msg: "unknown backend: use auto, cpu, gpu or cuda:N".into(),
+                    msg: "unknown backend: use auto, cpu, gpu, cuda:N (KeOps' CPU and GPU_1D also)".into(),
                 }),
             },
         }

@@ -468,7 +468,7 @@ fn backend_names_pick_a_device() {
     assert_eq!(Backend::from_name("gpu:2").unwrap(), Backend::Gpu(2));
     assert_eq!(Backend::from_name("auto").unwrap(), Backend::Auto);
     let err = Backend::from_name("cuda:x").unwrap_err().to_string();
-    assert_eq!(err, "backend cuda:x: unknown backend: use auto, cpu, gpu or cuda:N");
+    assert_eq!(err, "backend cuda:x: unknown backend: use auto, cpu, gpu, cuda:N (KeOps' CPU and GPU_1D also)");
 }
 
 /// A K·D beyond what a thread keeps is refused on the GPU, and `Auto` leaves it to the CPU.

@@ -156,7 +156,7 @@ fn names_and_settings() {
         "device",
         "set_device(\"tpu\")",
         expect![[r#"
-        device:1:1: set_device: backend tpu: unknown backend: use auto, cpu, gpu or cuda:N
+        device:1:1: set_device: backend tpu: unknown backend: use auto, cpu, gpu, cuda:N (KeOps' CPU and GPU_1D also)
             set_device("tpu")
             ^"#]],
     );

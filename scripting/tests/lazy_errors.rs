@@ -30,6 +30,10 @@ fn lazytensor_errors() {
         "Vi(x).sum(1, #{backend: \"tpu\"})",
         "Vi(x).sum(1, #{dtype_acc: \"float16\"})",
         "Vi(x).sum(1, #{tol: 1e-3})",
+        "Vi(x).sum(1, #{ranges: [0, 1]})",
+        "Vi(x).sum(1, #{backend: \"GPU_2D\"})",
+        "Vi(x).sum(1, #{backend: \"cpu\", device_id: 1})",
+        "Vi(x).sum(1, #{enable_chunks: 1})",
         "LazyTensor(x)",
         "LazyTensor(x, 3)",
         "Pm(x)",
@@ -66,11 +70,19 @@ fn lazytensor_errors() {
         let F = Vi(x).exp(); F.grad(Vi(x).exp(), Vi(x))
             => Exp(x_i).grad(..): can only differentiate with respect to a variable made by Vi, Vj or Pm, not Exp(x_i)
         Vi(x).sum(1, #{backend: "tpu"})
-            => sum(dim=1): backend tpu: unknown backend: use auto, cpu, gpu or cuda:N
+            => sum(dim=1): backend tpu: unknown backend: use auto, cpu, gpu, cuda:N (KeOps' CPU and GPU_1D also)
         Vi(x).sum(1, #{dtype_acc: "float16"})
             => sum(dim=1): dtype_acc must be auto, float32 or float64, got float16
         Vi(x).sum(1, #{tol: 1e-3})
-            => sum(dim=1): unknown option `tol`: the options are backend, dtype_acc, sum_scheme, use_double_acc
+            => sum(dim=1): unknown option `tol`: the options are backend, device_id, dtype_acc, sum_scheme, use_double_acc, enable_chunks, ranges
+        Vi(x).sum(1, #{ranges: [0, 1]})
+            => sum(dim=1): option ranges: block-sparse reductions are not supported yet; reduce over every pair
+        Vi(x).sum(1, #{backend: "GPU_2D"})
+            => sum(dim=1): backend GPU_2D: KeOps' 2-D GPU scheme is not built yet: use GPU_1D (or gpu), which runs every reduction
+        Vi(x).sum(1, #{backend: "cpu", device_id: 1})
+            => sum(dim=1): option device_id = 1 names a GPU, not the backend chosen
+        Vi(x).sum(1, #{enable_chunks: 1})
+            => sum(dim=1): option enable_chunks must be true or false
         LazyTensor(x)
             => LazyTensor: a 2-D tensor (shape [1000, 3]) needs an axis: Vi(x) or LazyTensor(x, 0) for an i-indexed variable, Vj(x) or LazyTensor(x, 1) for a j-indexed one
         LazyTensor(x, 3)
@@ -148,6 +160,6 @@ fn genred_errors() {
         Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "SumSoftMaxWeight", 1)
             => Genred: SumSoftMaxWeight: needs a weight formula
         Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "Sum", 1, #{formula3: "x"})
-            => Genred: unknown option `formula3`: the options are backend, dtype_acc, sum_scheme, use_double_acc, K, formula2
+            => Genred: unknown option `formula3`: the options are backend, device_id, dtype_acc, sum_scheme, use_double_acc, enable_chunks, ranges, K, formula2
     "#]].assert_eq(&got);
 }

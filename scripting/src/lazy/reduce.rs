@@ -24,14 +24,16 @@ pub struct Overrides {
     accumulate_f64: Option<bool>,
 }
 
-/// The keys [`Overrides::parse`] reads.
-const OPTION_KEYS: [&str; 4] = ["backend", "dtype_acc", "sum_scheme", "use_double_acc"];
+/// The keys [`Overrides::parse`] reads (KeOps' option names).
+const OPTION_KEYS: [&str; 7] =
+    ["backend", "device_id", "dtype_acc", "sum_scheme", "use_double_acc", "enable_chunks", "ranges"];
 
 impl Overrides {
     /// Reads the reduction options of `map`. Keys in `extra` are left to the caller; any other key
     /// is an error listing the valid ones.
     pub fn parse(map: &Map, context: &str, extra: &[&str]) -> RhaiResult<Overrides> {
         let mut o = Overrides::default();
+        let mut device = None;
         for (key, value) in map {
             let text = || {
                 value.clone().into_immutable_string().map_err(|_| rt(context, format!("option {key} must be a string")))
@@ -52,12 +54,38 @@ impl Overrides {
                     o.accumulate_f64 =
                         Some(value.as_bool().map_err(|_| rt(context, "option use_double_acc must be true or false"))?)
                 }
+                "device_id" => {
+                    let id = value.as_int().ok().and_then(|k| usize::try_from(k).ok());
+                    device = Some(id.ok_or_else(|| rt(context, "option device_id must be a GPU number: 0, 1, ..."))?);
+                }
+                // KeOps splits large vector dimensions into chunks when asked; both backends here
+                // handle any dimension without it, so the option is accepted and changes nothing.
+                "enable_chunks" => {
+                    value.as_bool().map_err(|_| rt(context, "option enable_chunks must be true or false"))?;
+                }
+                "ranges" => {
+                    return Err(rt(
+                        context,
+                        "option ranges: block-sparse reductions are not supported yet; reduce over every pair",
+                    ))
+                }
                 k if extra.contains(&k) => {}
                 k => {
                     let valid: Vec<&str> = OPTION_KEYS.iter().chain(extra).copied().collect();
                     return Err(rt(context, format!("unknown option `{k}`: the options are {}", valid.join(", "))));
                 }
             }
+        }
+        if let Some(k) = device {
+            // device_id picks the GPU of a GPU backend, as in KeOps (`backend: "GPU", device_id: 1`).
+            o.backend = match o.backend {
+                None | Some(Backend::Auto | Backend::Gpu(_)) => {
+                    Some(Backend::from_name(&format!("cuda:{k}")).map_err(|e| rt(context, e))?)
+                }
+                Some(_) => {
+                    return Err(rt(context, format!("option device_id = {k} names a GPU, not the backend chosen")))
+                }
+            };
         }
         Ok(o)
     }
