@@ -7,7 +7,7 @@
 
 use crate::context::Context;
 use crate::error::{rt, RhaiResult};
-use crate::lazy::{def, Overrides};
+use crate::lazy::{def, shaped, Overrides};
 use crate::values::{as_number, to_tensor};
 use noyau_engine::spec::VarDecl;
 use noyau_engine::{Axis, Cat, DType, Genred, Reduction, Tensor};
@@ -81,13 +81,14 @@ fn build(formula: &str, aliases: &Array, name: &str, axis: INT, map: &Map, ctx: 
             [one] if one.is_array() => one.clone().cast::<Array>(),
             _ => args.iter().map(|a| (**a).clone()).collect(),
         };
-        call(&genred, &over, &args, &c).map(Dynamic::from)
+        call(&genred, &over, &args, &c)
     })?;
     Ok(f)
 }
 
-/// Runs the reduction on script values given in argument order.
-fn call(genred: &Genred, over: &Overrides, args: &[Dynamic], ctx: &Context) -> RhaiResult<Tensor> {
+/// Runs the reduction on script values given in argument order: a tensor, or [values, indices]
+/// for the paired reductions.
+fn call(genred: &Genred, over: &Overrides, args: &[Dynamic], ctx: &Context) -> RhaiResult<Dynamic> {
     let vars = &genred.reduce().vars;
     if args.len() != vars.len() {
         let decls: Vec<String> = vars.iter().map(|v| format!("{} = {}", v.name, v.declaration())).collect();
@@ -110,7 +111,8 @@ fn call(genred: &Genred, over: &Overrides, args: &[Dynamic], ctx: &Context) -> R
     };
     let args: Vec<Tensor> = tensors.into_iter().map(|(t, number)| if number { t.to_dtype(dtype) } else { t }).collect();
     let refs: Vec<&Tensor> = args.iter().collect();
-    Tensor::lazy_reduce(genred.reduce(), &refs, &over.options(ctx)).map_err(|e| rt(CONTEXT, e))
+    let out = Tensor::lazy_reduce(genred.reduce(), &refs, &over.options(ctx)).map_err(|e| rt(CONTEXT, e))?;
+    shaped(out, genred.reduce().reduction, CONTEXT)
 }
 
 /// One argument as the 2-D tensor its declaration asks for; numbers and 1-D tensors are accepted

@@ -23,6 +23,7 @@ mod ops;
 mod reduce;
 mod solve;
 
+pub(crate) use reduce::shaped;
 pub use reduce::Overrides;
 
 use crate::context::Context;

@@ -210,6 +210,13 @@ fn reduce(
     context: &str,
 ) -> RhaiResult<Dynamic> {
     let out = prepare(lt, weight, reduction, axis, ctx, context)?.run(opts, context)?;
+    shaped(out, reduction, context)
+}
+
+/// A reduction's result as scripts see it, from LazyTensor methods and Genred alike: the tensor,
+/// or [values, indices] for the paired reductions (Min_ArgMin, Max_ArgMax, KMin_ArgKMin), as
+/// pykeops returns them.
+pub(crate) fn shaped(out: Tensor, reduction: Reduction, context: &str) -> RhaiResult<Dynamic> {
     if !is_paired(reduction) {
         return Ok(Dynamic::from(out));
     }
