@@ -703,6 +703,9 @@ fn keops_spellings() {
     same("LessOrEqual(x, y)", "x <= y");
     same("GreaterThan(x, y)", "x > y");
     same("GreaterOrEqual(x, y)", "x >= y");
+    same("Atan(x|y)", "Atan((x | y))");
+    same("Exp(-x|y) * b", "Exp((-x | y)) * b");
+    same("Pow(x|y, 2)", "Pow((x | y), 2)");
     check_err(
         ALIASES,
         "1 + SqNormDiag(s, x)",

@@ -315,6 +315,13 @@ impl<'a> Parser<'a> {
         }
         let start = self.at;
         let expr = self.expr()?;
+        if self.peek().kind == Kind::Bar {
+            // KeOps reads `Atan(x|y)` as `Atan((x|y))`: a call's parentheses also close a scalar product.
+            let bar = self.bump().pos;
+            let rhs = self.expr()?;
+            let expr = self.build(bar, Op::Scalprod, vec![expr, rhs])?;
+            return Ok(Arg { pos, value: ArgValue::Formula { expr, int: None } });
+        }
         Ok(Arg { pos, value: ArgValue::Formula { expr, int: self.int_literal(start, self.at) } })
     }
 
