@@ -78,7 +78,11 @@ impl Genred {
     ) -> Result<Genred> {
         let vars = crate::parse::parse_aliases(aliases)?;
         let f = crate::parse::parse_formula(formula, &vars)?;
-        let w = weight.map(|w| crate::parse::parse_formula(w, &vars)).transpose()?;
+        let mut w = weight.map(|w| crate::parse::parse_formula(w, &vars)).transpose()?;
+        if reduction == Reduction::MaxSumShiftExpWeight && w.is_none() {
+            // KeOps' Max_SumShiftExp: (max f, Σ exp(f − max f)), the weighted form with weight 1.
+            w = Some(crate::expr::Expr::constant(1.0));
+        }
         let mut declared: Vec<VarDecl> = Vec::new();
         for (name, (index, dim, cat)) in vars.iter() {
             // Several aliases may name one argument; the first names it in messages.

@@ -120,13 +120,14 @@ impl Reduction {
             "KMin_ArgKMin" => need_k(Reduction::KMinArgKMin)?,
             "LogSumExp" => Reduction::LogSumExp,
             "LogSumExpWeight" => Reduction::LogSumExpWeight,
-            "Max_SumShiftExpWeight" => Reduction::MaxSumShiftExpWeight,
+            // KeOps' unweighted spelling: the weight is then 1 (see `Genred`).
+            "Max_SumShiftExpWeight" | "Max_SumShiftExp" => Reduction::MaxSumShiftExpWeight,
             "SumSoftMaxWeight" => Reduction::SumSoftMaxWeight,
             _ => {
                 return Err(Error::Reduction {
                     reduction: name.into(),
                     msg: "unknown reduction: use Sum, Max, Min, ArgMax, ArgMin, Max_ArgMax, Min_ArgMin, KMin, \
-                          ArgKMin, KMin_ArgKMin, LogSumExp, LogSumExpWeight, Max_SumShiftExpWeight or SumSoftMaxWeight"
+                          ArgKMin, KMin_ArgKMin, LogSumExp, LogSumExpWeight, Max_SumShiftExp(Weight) or SumSoftMaxWeight"
                         .into(),
                 })
             }

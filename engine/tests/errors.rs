@@ -107,7 +107,7 @@ fn reduction_errors() {
     );
     expect!["axis: axis must be 0 (reduce over i) or 1 (reduce over j), got 2"]
         .assert_eq(&noyau_engine::Axis::from_index(2).unwrap_err().to_string());
-    expect!["Sums: unknown reduction: use Sum, Max, Min, ArgMax, ArgMin, Max_ArgMax, Min_ArgMin, KMin, ArgKMin, KMin_ArgKMin, LogSumExp, LogSumExpWeight, Max_SumShiftExpWeight or SumSoftMaxWeight"]
+    expect!["Sums: unknown reduction: use Sum, Max, Min, ArgMax, ArgMin, Max_ArgMax, Min_ArgMin, KMin, ArgKMin, KMin_ArgKMin, LogSumExp, LogSumExpWeight, Max_SumShiftExp(Weight) or SumSoftMaxWeight"]
         .assert_eq(&Reduction::from_name("Sums", None).unwrap_err().to_string());
 }
 

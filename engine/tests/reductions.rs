@@ -169,3 +169,25 @@ fn declared_arguments_outlive_simplification() {
     // The arguments are still checked: too few is an error naming what is missing.
     assert!(g.eval_with(&[x.view(), e.view()], &Options::default()).is_err());
 }
+
+/// KeOps' Max_SumShiftExp, the unweighted form: (max_j f, Σ_j exp(f − max_j f)).
+#[test]
+fn max_sum_shift_exp_without_a_weight() {
+    use noyau_engine::Genred;
+    let g = Genred::new(
+        "-SqDist(x, y)",
+        &["x = Vi(1)", "y = Vj(1)"],
+        Reduction::from_name("Max_SumShiftExp", None).unwrap(),
+        Axis::J,
+    )
+    .unwrap();
+    let x = Array2::from_shape_vec((2, 1), vec![0.0, 1.0]).unwrap();
+    let y = Array2::from_shape_vec((3, 1), vec![0.0, 0.5, 2.0]).unwrap();
+    let out = g.eval_with(&[x.view(), y.view()], &Options::default()).unwrap();
+    for (i, &xi) in [0.0f64, 1.0].iter().enumerate() {
+        let f: Vec<f64> = [0.0f64, 0.5, 2.0].iter().map(|yj| -(xi - yj) * (xi - yj)).collect();
+        let m = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let s: f64 = f.iter().map(|v| (v - m).exp()).sum();
+        assert!((out[[i, 0]] - m).abs() < 1e-12 && (out[[i, 1]] - s).abs() < 1e-12, "row {i}: {:?}", out.row(i));
+    }
+}

@@ -138,7 +138,7 @@ fn genred_errors() {
         Genred("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(6)"], "Sum", 0).call(x, y, w)
             => Genred: variable b is declared Vj(6) but got a tensor of shape [3]: it needs 6 column(s)
         Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "Summ", 0)
-            => Genred: Summ: unknown reduction: use Sum, Max, Min, ArgMax, ArgMin, Max_ArgMax, Min_ArgMin, KMin, ArgKMin, KMin_ArgKMin, LogSumExp, LogSumExpWeight, Max_SumShiftExpWeight or SumSoftMaxWeight
+            => Genred: Summ: unknown reduction: use Sum, Max, Min, ArgMax, ArgMin, Max_ArgMax, Min_ArgMin, KMin, ArgKMin, KMin_ArgKMin, LogSumExp, LogSumExpWeight, Max_SumShiftExp(Weight) or SumSoftMaxWeight
         Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "ArgKMin", 1)
             => Genred: ArgKMin needs K: write "ArgKMin(10)" or pass #{K: 10}
         Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "ArgKMin(0)", 1)
