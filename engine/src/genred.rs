@@ -22,15 +22,23 @@ impl Reduce {
                 });
             }
         }
+        if opts.ranges.is_some() && matches!(opts.backend, Backend::Gpu(_)) {
+            return Err(Error::Backend {
+                backend: "gpu".into(),
+                msg: "block-sparse ranges run on the CPU backend for now: use backend cpu or auto".into(),
+            });
+        }
         match opts.backend {
             Backend::Reference => {
                 let inputs64: Vec<Array2<f64>> = inputs.iter().map(|a| a.mapv(|x| x.as_f64())).collect();
                 let views: Vec<ArrayView2<f64>> = inputs64.iter().map(|a| a.view()).collect();
-                Ok(crate::reference::reduce(self, &views)?.mapv(T::from_f64))
+                Ok(crate::reference::reduce_sparse(self, &views, opts.ranges.as_deref())?.mapv(T::from_f64))
             }
             Backend::Cpu => crate::cpu::reduce(self, inputs, n_out, n_in, opts),
             #[cfg(feature = "cuda")]
-            Backend::Auto if crate::cuda::auto_selects(self) => crate::cuda::reduce(self, inputs, n_out, n_in, opts, 0),
+            Backend::Auto if opts.ranges.is_none() && crate::cuda::auto_selects(self) => {
+                crate::cuda::reduce(self, inputs, n_out, n_in, opts, 0)
+            }
             Backend::Auto => crate::cpu::reduce(self, inputs, n_out, n_in, opts),
             #[cfg(feature = "cuda")]
             Backend::Gpu(device) => crate::cuda::reduce(self, inputs, n_out, n_in, opts, device),

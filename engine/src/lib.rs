@@ -26,6 +26,7 @@ pub mod plan;
 pub mod print;
 pub mod progress;
 pub mod random;
+pub mod ranges;
 pub mod real;
 pub mod reduction;
 pub mod reference;

@@ -7,6 +7,7 @@
 use crate::error::Result;
 use crate::eval::eval_op;
 use crate::expr::{Cat, Expr, Op};
+use crate::ranges::{BlockSparse, Ranges};
 use crate::reduction::{Axis, Reduction};
 use crate::spec::Reduce;
 use ndarray::{Array2, ArrayView2};
@@ -64,19 +65,60 @@ impl PointEvaluator {
 
 /// The reduction computed the obvious way, in float64: the oracle for every backend.
 pub fn reduce(spec: &Reduce, inputs: &[ArrayView2<f64>]) -> Result<Array2<f64>> {
+    reduce_sparse(spec, inputs, None)
+}
+
+/// [`reduce`] over the kept blocks of `ranges` only, when given.
+pub fn reduce_sparse(spec: &Reduce, inputs: &[ArrayView2<f64>], ranges: Option<&Ranges>) -> Result<Array2<f64>> {
     let (n_out, _) = spec.sizes(inputs)?;
-    reduce_rows(spec, inputs, 0..n_out)
+    reduce_rows_sparse(spec, inputs, 0..n_out, ranges)
 }
 
 /// Like [`reduce`], for a range of output rows only (to check a large problem on a sample).
 pub fn reduce_rows(spec: &Reduce, inputs: &[ArrayView2<f64>], rows: Range<usize>) -> Result<Array2<f64>> {
-    let (_, n_in) = spec.sizes(inputs)?;
+    reduce_rows_sparse(spec, inputs, rows, None)
+}
+
+/// The output components of a reduction that hold indices.
+fn index_part(reduction: Reduction, out_dim: usize) -> Range<usize> {
+    match reduction {
+        Reduction::ArgMax | Reduction::ArgMin | Reduction::ArgKMin(_) => 0..out_dim,
+        Reduction::MaxArgMax | Reduction::MinArgMin | Reduction::KMinArgKMin(_) => out_dim / 2..out_dim,
+        _ => 0..0,
+    }
+}
+
+/// The points row `r` is reduced over: all, or those of the reduced ranges of its cluster.
+fn reduced_points(r: usize, n_in: usize, block: Option<BlockSparse>) -> Vec<usize> {
+    let Some(b) = block else { return (0..n_in).collect() };
+    match b.clusters.iter().position(|c| c.contains(&r)) {
+        Some(c) => b.reduced_of(c).iter().flat_map(Clone::clone).collect(),
+        None => Vec::new(),
+    }
+}
+
+fn reduce_rows_sparse(
+    spec: &Reduce,
+    inputs: &[ArrayView2<f64>],
+    rows: Range<usize>,
+    ranges: Option<&Ranges>,
+) -> Result<Array2<f64>> {
+    let (n_out, n_in) = spec.sizes(inputs)?;
+    if let Some(r) = ranges {
+        let (n, m) = match spec.axis {
+            Axis::J => (n_out, n_in),
+            Axis::I => (n_in, n_out),
+        };
+        r.check(n, m)?;
+    }
+    let block = ranges.map(|r| r.for_axis(spec.axis));
     let mut ev = PointEvaluator::new(&spec.roots());
     let mut out = Array2::zeros((rows.len(), spec.out_dim));
     for (o, r) in rows.enumerate() {
-        let mut fs = Vec::with_capacity(n_in);
-        let mut ws = Vec::with_capacity(if spec.weight.is_some() { n_in } else { 0 });
-        for c in 0..n_in {
+        let points = reduced_points(r, n_in, block);
+        let mut fs = Vec::with_capacity(points.len());
+        let mut ws = Vec::with_capacity(if spec.weight.is_some() { points.len() } else { 0 });
+        for &c in &points {
             let (i, j) = match spec.axis {
                 Axis::J => (r, c),
                 Axis::I => (c, r),
@@ -97,7 +139,13 @@ pub fn reduce_rows(spec: &Reduce, inputs: &[ArrayView2<f64>], rows: Range<usize>
             fs.push(vals.swap_remove(0));
         }
         let w = spec.weight.as_ref().map(|_| ws.as_slice());
-        let row = reduce_row(spec.reduction, &fs, w, spec.out_dim)?;
+        let mut row = reduce_row(spec.reduction, &fs, w, spec.out_dim)?;
+        // Indices are positions among the points reduced over: name the points themselves.
+        for x in &mut row[index_part(spec.reduction, spec.out_dim)] {
+            if *x >= 0.0 {
+                *x = points[*x as usize] as f64;
+            }
+        }
         for (d, x) in out.row_mut(o).iter_mut().zip(row) {
             *d = x;
         }

@@ -80,6 +80,9 @@ pub struct Options {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Called with the progress of long computations (blocks of rows, Sinkhorn's ε steps).
     pub progress: Option<crate::progress::ProgressHook>,
+    /// Block-sparsity (KeOps' `ranges`): only the kept blocks of pairs are reduced. Both halves
+    /// are given, so the gradient reductions derived with these options use the right one.
+    pub ranges: Option<Arc<crate::ranges::Ranges>>,
 }
 
 /// One argument of a reduction.

@@ -191,3 +191,113 @@ fn max_sum_shift_exp_without_a_weight() {
         assert!((out[[i, 0]] - m).abs() < 1e-12 && (out[[i, 1]] - s).abs() < 1e-12, "row {i}: {:?}", out.row(i));
     }
 }
+
+/// Random clusters over 0..n (lengths 1 to 24, with gaps that belong to no cluster).
+fn random_clusters(n: usize, rng: &mut Rng) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < n {
+        let len = 1 + (rng.next_u64() % 24) as usize;
+        let end = (at + len).min(n);
+        if !rng.next_u64().is_multiple_of(5) {
+            out.push(at..end);
+        }
+        at = end;
+    }
+    out
+}
+
+/// Random block-sparse ranges for N i-points and M j-points, each cluster pair kept with
+/// probability 2/5.
+fn random_ranges(n: usize, m: usize, seed: u64) -> noyau_engine::ranges::Ranges {
+    let mut rng = Rng::new(seed);
+    let (ci, cj) = (random_clusters(n, &mut rng), random_clusters(m, &mut rng));
+    let keep = Array2::from_shape_fn((ci.len(), cj.len()), |_| rng.next_u64() % 5 < 2);
+    noyau_engine::ranges::from_matrix(&ci, &cj, keep.view()).unwrap()
+}
+
+/// Block-sparse reductions equal the reference restricted to the kept blocks: every reduction,
+/// both axes (each reading its half of the ranges), every SIMD level and engine.
+#[test]
+fn block_sparse_reductions_match_the_reference() {
+    for &(n, m) in &[(40usize, 65usize), (33, 1100), (200, 150)] {
+        for axis in [Axis::J, Axis::I] {
+            for red in reductions() {
+                let spec = spec(red, axis);
+                let d = data::<f64>(n, m, (n * 7 + m) as u64);
+                let views: Vec<ArrayView2<f64>> = d.iter().map(|a| a.view()).collect();
+                let (n_out, n_in) = spec.sizes(&views).unwrap();
+                let ranges = std::sync::Arc::new(random_ranges(n, m, (n + m) as u64));
+                let sparse = Options { ranges: Some(ranges.clone()), ..Options::default() };
+                let reference = Options { backend: Backend::Reference, ..sparse.clone() };
+                let want = spec.eval(&views, &reference).unwrap();
+                for level in SimdLevel::available() {
+                    for engine in [Engine::Auto, Engine::Interpreter] {
+                        let got = cpu::reduce_on(&spec, &views, n_out, n_in, &sparse, level, engine).unwrap();
+                        check(&got, &want, 1e-12, &format!("{red} axis {axis:?} n={n} m={m} {engine:?} ranges"));
+                    }
+                }
+                let got = spec.eval(&views, &sparse).unwrap();
+                check(&got, &want, 1e-12, &format!("{red} axis {axis:?} n={n} m={m} through eval"));
+            }
+        }
+    }
+}
+
+/// Keeping every block gives the dense result; ranges that do not fit the data are an error.
+#[test]
+fn full_ranges_are_dense_and_bad_ranges_are_errors() {
+    let (n, m) = (70, 130);
+    let spec = spec(Reduction::Sum, Axis::J);
+    let d = data::<f64>(n, m, 3);
+    let views: Vec<ArrayView2<f64>> = d.iter().map(|a| a.view()).collect();
+    let ci = [0..30, 30..70];
+    let cj = [0..100, 100..130];
+    let all = noyau_engine::ranges::from_matrix(&ci, &cj, Array2::from_elem((2, 2), true).view()).unwrap();
+    let opts = Options { ranges: Some(std::sync::Arc::new(all)), ..Options::default() };
+    let dense = spec.eval(&views, &Options::default()).unwrap();
+    check(&spec.eval(&views, &opts).unwrap(), &dense, 1e-12, "all blocks kept");
+    let small = data::<f64>(n, 100, 3);
+    let small: Vec<ArrayView2<f64>> = small.iter().map(|a| a.view()).collect();
+    let err = spec.eval(&small, &opts).unwrap_err().to_string();
+    assert!(err.contains("not within 0..100"), "{err}");
+}
+
+/// The gradients of a block-sparse Gaussian convolution honour the ranges: with respect to x
+/// (a reduction over j, the first half) and to y (over i, the transposed half), against sums
+/// written out over the kept pairs.
+#[test]
+fn block_sparse_gradients_honour_the_ranges() {
+    let (n, m) = (50, 70);
+    let x = Expr::var(0, 2, Cat::I).unwrap();
+    let y = Expr::var(1, 2, Cat::J).unwrap();
+    let b = Expr::var(2, 1, Cat::J).unwrap();
+    let f = x.clone().sqdist(y.clone()).unwrap().neg().unwrap().exp().unwrap().mul(b).unwrap();
+    let spec = Reduce::new(f, None, Reduction::Sum, Axis::J).unwrap();
+    let mut rng = Rng::new(9);
+    let (xs, ys, bs): (Array2<f64>, Array2<f64>, Array2<f64>) =
+        (rng.normal_array(n, 2), rng.normal_array(m, 2), rng.normal_array(m, 1));
+    let eta: Array2<f64> = rng.normal_array(n, 1);
+    let ranges = random_ranges(n, m, 4);
+    let kept = |i: usize, j: usize| {
+        let b = ranges.for_axis(Axis::J);
+        b.clusters.iter().position(|c| c.contains(&i)).is_some_and(|c| b.reduced_of(c).iter().any(|r| r.contains(&j)))
+    };
+    let opts = Options { ranges: Some(std::sync::Arc::new(ranges.clone())), ..Options::default() };
+    let inputs = [xs.view(), ys.view(), bs.view()];
+    let out = spec.eval(&inputs, &opts).unwrap();
+    let grads = spec.vjp(&inputs, out.view(), eta.view(), &[0, 1], &opts).unwrap();
+    let (mut gx, mut gy) = (Array2::<f64>::zeros((n, 2)), Array2::<f64>::zeros((m, 2)));
+    for i in 0..n {
+        for j in (0..m).filter(|&j| kept(i, j)) {
+            let diff = [xs[[i, 0]] - ys[[j, 0]], xs[[i, 1]] - ys[[j, 1]]];
+            let k = (-(diff[0] * diff[0] + diff[1] * diff[1])).exp() * bs[[j, 0]] * eta[[i, 0]];
+            for c in 0..2 {
+                gx[[i, c]] -= 2.0 * diff[c] * k;
+                gy[[j, c]] += 2.0 * diff[c] * k;
+            }
+        }
+    }
+    check(&grads[0], &gx, 1e-12, "gradient with respect to x");
+    check(&grads[1], &gy, 1e-12, "gradient with respect to y");
+}

@@ -14,6 +14,7 @@ pub mod interp;
 #[cfg(target_arch = "x86_64")]
 pub mod jit;
 pub mod rows;
+pub mod sparse;
 
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -217,13 +218,20 @@ pub fn reduce_with<T: Real>(
     opts: &Options,
     level: SimdLevel,
 ) -> Result<Array2<T>> {
+    if let Some(ranges) = &opts.ranges {
+        return sparse::reduce(spec, inputs, n_out, n_in, opts, ranges, level, Engine::Auto);
+    }
     if n_in == 0 {
-        let empty = spec.reduction.empty_output(spec.formula.dim(), spec.out_dim);
-        let row: Vec<T> = empty.iter().map(|&v| T::from_f64(v)).collect();
-        return Array2::from_shape_vec((n_out, spec.out_dim), row.repeat(n_out))
-            .map_err(|e| Error::Data(e.to_string()));
+        return empty_output(spec, n_out);
     }
     Ok(partial_with(spec, inputs, n_out, 0..n_in, opts, level)?.finalize(spec.out_dim))
+}
+
+/// Every row's value when it reduces over no point (the reduction's identity, or -1 for indices).
+pub(crate) fn empty_output<T: Real>(spec: &Reduce, n_out: usize) -> Result<Array2<T>> {
+    let empty = spec.reduction.empty_output(spec.formula.dim(), spec.out_dim);
+    let row: Vec<T> = empty.iter().map(|&v| T::from_f64(v)).collect();
+    Array2::from_shape_vec((n_out, spec.out_dim), row.repeat(n_out)).map_err(|e| Error::Data(e.to_string()))
 }
 
 /// [`reduce_with`] with a given pair engine: what tests compare.
@@ -236,6 +244,9 @@ pub fn reduce_on<T: Real>(
     level: SimdLevel,
     engine: Engine,
 ) -> Result<Array2<T>> {
+    if let Some(ranges) = &opts.ranges {
+        return sparse::reduce(spec, inputs, n_out, n_in, opts, ranges, level, engine);
+    }
     if n_in == 0 {
         return reduce_with(spec, inputs, n_out, n_in, opts, level);
     }
