@@ -209,23 +209,25 @@ pub fn from_matrix(ranges_i: &[Range<usize>], ranges_j: &[Range<usize>], keep: A
     })
 }
 
-/// A label per point: the index of its voxel in a grid of cubes of side `size`, numbered from
-/// 0 in the order voxels are first met (KeOps' `grid_cluster`). Points in one voxel share a label.
+/// A label per point: the index of its voxel in a grid of cubes of side `size`, voxels numbered
+/// in lexicographic order of their integer coordinates (KeOps' `grid_cluster`), so that voxels
+/// adjacent along the last axis have consecutive labels and their ranges merge.
 pub fn grid_cluster(x: ArrayView2<f64>, size: f64) -> Result<Array1<usize>> {
     if !(size > 0.0 && size.is_finite()) {
         return Err(invalid(format!("grid_cluster: the voxel size must be a positive number, not {size}")));
     }
-    let mut ids: HashMap<Vec<i64>, usize> = HashMap::new();
-    let mut labels = Array1::zeros(x.nrows());
+    let mut voxels = Vec::with_capacity(x.nrows());
     for (k, p) in x.rows().into_iter().enumerate() {
         if p.iter().any(|v| !v.is_finite()) {
             return Err(invalid(format!("grid_cluster: point {k} has a non-finite coordinate")));
         }
-        let voxel: Vec<i64> = p.iter().map(|v| (v / size).floor() as i64).collect();
-        let next = ids.len();
-        labels[k] = *ids.entry(voxel).or_insert(next);
+        voxels.push(p.iter().map(|v| (v / size).floor() as i64).collect::<Vec<i64>>());
     }
-    Ok(labels)
+    let mut distinct = voxels.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let ids: HashMap<&[i64], usize> = distinct.iter().enumerate().map(|(k, v)| (v.as_slice(), k)).collect();
+    Ok(voxels.iter().map(|v| ids[v.as_slice()]).collect())
 }
 
 /// The permutation that sorts points by label (stable), and the sorted labels (KeOps'

@@ -217,6 +217,15 @@ impl Reduction {
         })
     }
 
+    /// The output components that hold indices of reduced points (an `out_dim`-wide output).
+    pub fn index_columns(self, out_dim: usize) -> std::ops::Range<usize> {
+        match self {
+            Reduction::ArgMax | Reduction::ArgMin | Reduction::ArgKMin(_) => 0..out_dim,
+            Reduction::MaxArgMax | Reduction::MinArgMin | Reduction::KMinArgKMin(_) => out_dim / 2..out_dim,
+            _ => 0..0,
+        }
+    }
+
     /// The value of every output component when nothing is reduced (N or M is 0).
     pub fn empty_output(self, d: usize, out_dim: usize) -> Vec<f64> {
         let inf = f64::INFINITY;

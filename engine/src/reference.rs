@@ -79,15 +79,6 @@ pub fn reduce_rows(spec: &Reduce, inputs: &[ArrayView2<f64>], rows: Range<usize>
     reduce_rows_sparse(spec, inputs, rows, None)
 }
 
-/// The output components of a reduction that hold indices.
-fn index_part(reduction: Reduction, out_dim: usize) -> Range<usize> {
-    match reduction {
-        Reduction::ArgMax | Reduction::ArgMin | Reduction::ArgKMin(_) => 0..out_dim,
-        Reduction::MaxArgMax | Reduction::MinArgMin | Reduction::KMinArgKMin(_) => out_dim / 2..out_dim,
-        _ => 0..0,
-    }
-}
-
 /// The points row `r` is reduced over: all, or those of the reduced ranges of its cluster.
 fn reduced_points(r: usize, n_in: usize, block: Option<BlockSparse>) -> Vec<usize> {
     let Some(b) = block else { return (0..n_in).collect() };
@@ -141,7 +132,7 @@ fn reduce_rows_sparse(
         let w = spec.weight.as_ref().map(|_| ws.as_slice());
         let mut row = reduce_row(spec.reduction, &fs, w, spec.out_dim)?;
         // Indices are positions among the points reduced over: name the points themselves.
-        for x in &mut row[index_part(spec.reduction, spec.out_dim)] {
+        for x in &mut row[spec.reduction.index_columns(spec.out_dim)] {
             if *x >= 0.0 {
                 *x = points[*x as usize] as f64;
             }

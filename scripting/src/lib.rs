@@ -15,6 +15,7 @@ pub mod lazy;
 pub mod measure;
 pub mod ot_api;
 pub mod plot;
+pub mod ranges_api;
 pub mod session;
 pub mod tensor_api;
 pub mod values;
@@ -33,6 +34,7 @@ pub fn register_all(engine: &mut Engine, ctx: &Rc<Context>) {
     genred_api::register(engine, ctx);
     kernel_api::register(engine, ctx);
     ot_api::register(engine, ctx);
+    ranges_api::register(engine, ctx);
     checks::register(engine, ctx);
     io::register(engine, ctx);
     help::register(engine, ctx);

@@ -76,7 +76,7 @@ fn lazytensor_errors() {
         Vi(x).sum(1, #{tol: 1e-3})
             => sum(dim=1): unknown option `tol`: the options are backend, device_id, dtype_acc, sum_scheme, use_double_acc, enable_chunks, ranges
         Vi(x).sum(1, #{ranges: [0, 1]})
-            => sum(dim=1): option ranges: block-sparse reductions are not supported yet; reduce over every pair
+            => sum(dim=1): ranges must hold 6 tensors (KeOps' tuple), got 2
         Vi(x).sum(1, #{backend: "GPU_2D"})
             => sum(dim=1): backend GPU_2D: KeOps' 2-D GPU scheme is not built yet: use GPU_1D (or gpu), which runs every reduction
         Vi(x).sum(1, #{backend: "cpu", device_id: 1})

@@ -1,19 +1,22 @@
 //! Block-sparse reductions on the CPU: each cluster of output rows folded over its reduced ranges only (KeOps' `ranges`), clusters in parallel.
 //!
-//! This is the partial-reduction API composed: a cluster's rows are a slice of the output-side
-//! arguments, each of its reduced ranges a slice of the reduced axis ([`super::partial_on`],
-//! indices absolute), and the partial states of the ranges are combined before finalizing.
-//! Rows in no cluster, and clusters without a range, get the reduction's empty value.
+//! A cluster is a sub-problem of the partial-reduction API: its rows are a slice of the
+//! output-side arguments, and the points of its reduced ranges are gathered into one contiguous
+//! copy of the reduced-side arguments (a view when there is one range), folded in one call of
+//! [`super::partial_on`] and finalized; index outputs, positions in that gathered list, are then
+//! mapped back to the points. One call per cluster keeps the fixed cost of a call (thread
+//! dispatch, transposition) per cluster rather than per range. Rows in no cluster, and clusters
+//! without a point to reduce over, get the reduction's empty value.
 
-use super::{empty_output, partial_on, state_layout, Engine, SimdLevel};
-use crate::error::Result;
+use super::{empty_output, partial_on, Engine, SimdLevel};
+use crate::error::{Error, Result};
 use crate::ranges::Ranges;
 use crate::real::Real;
 use crate::reduction::Axis;
 use crate::spec::{Options, Reduce};
-use crate::state::Partial;
-use ndarray::{s, Array2, ArrayView2};
+use ndarray::{concatenate, s, Array2, ArrayView2, Axis as NdAxis};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// The reduction of `spec` over the kept blocks of `ranges` (`n_out` output rows, `n_in` reduced points).
 #[allow(clippy::too_many_arguments)] // reduce_on's arguments and the ranges
@@ -33,30 +36,73 @@ pub fn reduce<T: Real>(
     };
     ranges.check(n, m)?;
     let block = ranges.for_axis(spec.axis);
-    let layout = state_layout(spec, opts.sum_scheme);
-    let outer = spec.axis.outer();
     let clusters: Vec<Option<(usize, Array2<T>)>> = (0..block.clusters.len())
         .into_par_iter()
-        .map(|c| -> Result<_> {
-            let rows = block.clusters[c].clone();
-            if rows.is_empty() || block.reduced_of(c).iter().all(|r| r.is_empty()) {
-                return Ok(None);
-            }
-            let sub: Vec<ArrayView2<T>> = inputs
-                .iter()
-                .zip(&spec.vars)
-                .map(|(a, v)| if v.cat == outer { a.slice(s![rows.clone(), ..]) } else { a.view() })
-                .collect();
-            let mut acc = Partial::empty(layout, rows.len());
-            for r in block.reduced_of(c) {
-                acc.combine(&partial_on(spec, &sub, rows.len(), r.clone(), opts, level, engine)?)?;
-            }
-            Ok(Some((rows.start, acc.finalize::<T>(spec.out_dim))))
-        })
+        .map(|c| cluster(spec, inputs, block.clusters[c].clone(), block.reduced_of(c), opts, level, engine))
         .collect::<Result<_>>()?;
     let mut out = empty_output(spec, n_out)?;
     for (start, part) in clusters.into_iter().flatten() {
         out.slice_mut(s![start..start + part.nrows(), ..]).assign(&part);
     }
     Ok(out)
+}
+
+/// The output rows `rows` reduced over the points of `reduced`, or `None` when there is none.
+fn cluster<T: Real>(
+    spec: &Reduce,
+    inputs: &[ArrayView2<T>],
+    rows: Range<usize>,
+    reduced: &[Range<usize>],
+    opts: &Options,
+    level: SimdLevel,
+    engine: Engine,
+) -> Result<Option<(usize, Array2<T>)>> {
+    let reduced: Vec<Range<usize>> = reduced.iter().filter(|r| !r.is_empty()).cloned().collect();
+    let total: usize = reduced.iter().map(Range::len).sum();
+    if rows.is_empty() || total == 0 {
+        return Ok(None);
+    }
+    let (outer, inner) = (spec.axis.outer(), spec.axis.inner());
+    // One range is a slice of the arguments, its indices absolute; several are gathered.
+    let (gathered, span) = match reduced.as_slice() {
+        [one] => (None, one.clone()),
+        _ => {
+            let copies: Vec<Option<Array2<T>>> = inputs
+                .iter()
+                .zip(&spec.vars)
+                .map(|(a, v)| {
+                    if v.cat != inner {
+                        return Ok(None);
+                    }
+                    let parts: Vec<ArrayView2<T>> = reduced.iter().map(|r| a.slice(s![r.clone(), ..])).collect();
+                    concatenate(NdAxis(0), &parts).map(Some).map_err(|e| Error::Data(e.to_string()))
+                })
+                .collect::<Result<_>>()?;
+            (Some(copies), 0..total)
+        }
+    };
+    let sub: Vec<ArrayView2<T>> = inputs
+        .iter()
+        .zip(&spec.vars)
+        .enumerate()
+        .map(|(k, (a, v))| match (&gathered, v.cat) {
+            (_, cat) if cat == outer => a.slice(s![rows.clone(), ..]),
+            (Some(copies), cat) if cat == inner => copies[k].as_ref().map_or(a.view(), |c| c.view()),
+            _ => a.view(),
+        })
+        .collect();
+    let mut out = partial_on(spec, &sub, rows.len(), span, opts, level, engine)?.finalize::<T>(spec.out_dim);
+    if gathered.is_some() {
+        // Positions in the gathered points name the points themselves.
+        let points: Vec<usize> = reduced.iter().flat_map(Clone::clone).collect();
+        let columns = spec.reduction.index_columns(spec.out_dim);
+        for mut row in out.rows_mut() {
+            for x in row.slice_mut(s![columns.clone()]) {
+                if *x >= T::zero() {
+                    *x = T::from_f64(points[x.as_f64() as usize] as f64);
+                }
+            }
+        }
+    }
+    Ok(Some((rows.start, out)))
 }

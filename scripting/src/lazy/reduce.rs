@@ -14,6 +14,7 @@ use noyau_engine::spec::{Backend, Options};
 use noyau_engine::{Axis, Cat, DType, Expr, Op, Reduce, Reduction, SumScheme, Tensor, VarDecl};
 use rhai::{Dynamic, Engine, Map, INT};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Reduction options from a script's map (`#{backend: "cpu", dtype_acc: "float64", sum_scheme: "kahan"}`),
 /// applied over the session's options when the reduction runs.
@@ -22,6 +23,7 @@ pub struct Overrides {
     backend: Option<Backend>,
     sum_scheme: Option<SumScheme>,
     accumulate_f64: Option<bool>,
+    ranges: Option<Arc<noyau_engine::ranges::Ranges>>,
 }
 
 /// The keys [`Overrides::parse`] reads (KeOps' option names).
@@ -63,12 +65,7 @@ impl Overrides {
                 "enable_chunks" => {
                     value.as_bool().map_err(|_| rt(context, "option enable_chunks must be true or false"))?;
                 }
-                "ranges" => {
-                    return Err(rt(
-                        context,
-                        "option ranges: block-sparse reductions are not supported yet; reduce over every pair",
-                    ))
-                }
+                "ranges" => o.ranges = Some(crate::ranges_api::from_script(value, context)?),
                 k if extra.contains(&k) => {}
                 k => {
                     let valid: Vec<&str> = OPTION_KEYS.iter().chain(extra).copied().collect();
@@ -101,6 +98,9 @@ impl Overrides {
         }
         if let Some(a) = self.accumulate_f64 {
             o.accumulate_f64 = a;
+        }
+        if let Some(r) = &self.ranges {
+            o.ranges = Some(r.clone());
         }
         o
     }
