@@ -112,7 +112,7 @@ fn call(genred: &Genred, over: &Overrides, args: &[Dynamic], ctx: &Context) -> R
     let args: Vec<Tensor> = tensors.into_iter().map(|(t, number)| if number { t.to_dtype(dtype) } else { t }).collect();
     let refs: Vec<&Tensor> = args.iter().collect();
     let out = Tensor::lazy_reduce(genred.reduce(), &refs, &over.options(ctx)).map_err(|e| rt(CONTEXT, e))?;
-    shaped(out, genred.reduce().reduction, CONTEXT)
+    shaped(out, genred.reduce().reduction, genred.reduce().formula.dim(), CONTEXT)
 }
 
 /// One argument as the 2-D tensor its declaration asks for; numbers and 1-D tensors are accepted

@@ -210,18 +210,27 @@ fn reduce(
     context: &str,
 ) -> RhaiResult<Dynamic> {
     let out = prepare(lt, weight, reduction, axis, ctx, context)?.run(opts, context)?;
-    shaped(out, reduction, context)
+    shaped(out, reduction, lt.formula.dim(), context)
 }
 
-/// A reduction's result as scripts see it, from LazyTensor methods and Genred alike: the tensor,
-/// or [values, indices] for the paired reductions (Min_ArgMin, Max_ArgMax, KMin_ArgKMin), as
-/// pykeops returns them.
-pub(crate) fn shaped(out: Tensor, reduction: Reduction, context: &str) -> RhaiResult<Dynamic> {
+/// A reduction's result as scripts see it, from LazyTensor methods and Genred alike, as pykeops
+/// returns it: [values, indices] for the paired reductions (Min_ArgMin, Max_ArgMax,
+/// KMin_ArgKMin), and for the K-reductions of a formula of dimension D > 1, N×K×D tensors.
+pub(crate) fn shaped(out: Tensor, reduction: Reduction, dim: usize, context: &str) -> RhaiResult<Dynamic> {
+    let k_shaped = |t: Tensor| -> RhaiResult<Dynamic> {
+        match reduction.k() {
+            // The engine's K-lists are k-major (the r-th best of component c at r·D + c): N×K×D.
+            Some(k) if dim > 1 => {
+                t.reshape(&[-1, k as isize, dim as isize]).map(Dynamic::from).map_err(|e| rt(context, e))
+            }
+            _ => Ok(Dynamic::from(t)),
+        }
+    };
     if !is_paired(reduction) {
-        return Ok(Dynamic::from(out));
+        return k_shaped(out);
     }
     let half = (out.shape()[1] / 2) as isize;
-    let part = |a: isize, b: isize| out.slice(1, a, b).map(Dynamic::from).map_err(|e| rt(context, e));
+    let part = |a: isize, b: isize| out.slice(1, a, b).map_err(|e| rt(context, e)).and_then(k_shaped);
     Ok(Dynamic::from_array(vec![part(0, half)?, part(half, 2 * half)?]))
 }
 
