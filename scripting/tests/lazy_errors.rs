@@ -17,7 +17,7 @@ fn errors(cases: &[&str]) -> String {
 #[test]
 fn lazytensor_errors() {
     let got = errors(&[
-        "Vi(x).sum(2)",
+        "Vi(x).sum(3)",
         "Vi(x).logsumexp(-1)",
         "(Vi(x) - Vj(y)).sqnorm2().Kmin(0, 1)",
         "(Vi(x) - Vj(y)).sqnorm2().argKmin(600, 1)",
@@ -49,8 +49,8 @@ fn lazytensor_errors() {
         "Vi(x) @ w",
     ]);
     expect![[r#"
-        Vi(x).sum(2)
-            => sum(dim=2): dim must be 0 (reduce over i) or 1 (reduce over j); -1 gives the operation along the vector dimension (a LazyTensor)
+        Vi(x).sum(3)
+            => sum(dim=3): dim must be 0 (reduce over i) or 1 (reduce over j); -1 (or 2) gives the operation along the vector dimension (a LazyTensor)
         Vi(x).logsumexp(-1)
             => logsumexp(dim=-1): dim must be 0 (reduce over i) or 1 (reduce over j)
         (Vi(x) - Vj(y)).sqnorm2().Kmin(0, 1)

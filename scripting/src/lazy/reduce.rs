@@ -184,17 +184,26 @@ const REDUCTIONS: &[(&str, Kind, &str)] = &[
     ("sum_reduction", Kind::Plain(Reduction::Sum), "x.sum_reduction(dim): the Sum reduction over i (dim 0) or j (dim 1)."),
     ("min_reduction", Kind::Plain(Reduction::Min), "x.min_reduction(dim): the Min reduction over i (dim 0) or j (dim 1)."),
     ("max_reduction", Kind::Plain(Reduction::Max), "x.max_reduction(dim): the Max reduction over i (dim 0) or j (dim 1)."),
+    ("logsumexp_reduction", Kind::Plain(Reduction::LogSumExp), "x.logsumexp_reduction(dim): the LogSumExp reduction over i (dim 0) or j (dim 1)."),
+    ("argmin_reduction", Kind::Plain(Reduction::ArgMin), "x.argmin_reduction(dim): the ArgMin reduction over i (dim 0) or j (dim 1)."),
+    ("argmax_reduction", Kind::Plain(Reduction::ArgMax), "x.argmax_reduction(dim): the ArgMax reduction over i (dim 0) or j (dim 1)."),
+    ("min_argmin_reduction", Kind::Plain(Reduction::MinArgMin), "x.min_argmin_reduction(dim): [values, indices] of the minimum over i (dim 0) or j (dim 1)."),
+    ("max_argmax_reduction", Kind::Plain(Reduction::MaxArgMax), "x.max_argmax_reduction(dim): [values, indices] of the maximum over i (dim 0) or j (dim 1)."),
     ("min_argmin", Kind::Plain(Reduction::MinArgMin), "x.min_argmin(dim): [values, indices] of the minimum over i (dim 0) or j (dim 1)."),
     ("max_argmax", Kind::Plain(Reduction::MaxArgMax), "x.max_argmax(dim): [values, indices] of the maximum over i (dim 0) or j (dim 1)."),
     ("Kmin", Kind::K(Reduction::KMin), "x.Kmin(K, dim): the K smallest values over i (dim 0) or j (dim 1), in increasing order (N×K·D, k-major)."),
     ("argKmin", Kind::K(Reduction::ArgKMin), "x.argKmin(K, dim): the indices (as floats) of the K smallest values over i (dim 0) or j (dim 1)."),
     ("Kmin_argKmin", Kind::K(Reduction::KMinArgKMin), "x.Kmin_argKmin(K, dim): [values, indices] of the K smallest values over i (dim 0) or j (dim 1)."),
+    ("Kmin_reduction", Kind::K(Reduction::KMin), "x.Kmin_reduction(K, dim): the KMin reduction over i (dim 0) or j (dim 1)."),
+    ("argKmin_reduction", Kind::K(Reduction::ArgKMin), "x.argKmin_reduction(K, dim): the ArgKMin reduction over i (dim 0) or j (dim 1)."),
+    ("Kmin_argKmin_reduction", Kind::K(Reduction::KMinArgKMin), "x.Kmin_argKmin_reduction(K, dim): [values, indices] of the K smallest values over i (dim 0) or j (dim 1)."),
 ];
 
 /// The axis of a reduction, or the error a person needs (`vector`: -1 is also accepted, elsewhere).
 fn axis(dim: INT, vector: bool, context: &str) -> RhaiResult<Axis> {
     Axis::from_index(dim).map_err(|_| {
-        let hint = if vector { "; -1 gives the operation along the vector dimension (a LazyTensor)" } else { "" };
+        let hint =
+            if vector { "; -1 (or 2) gives the operation along the vector dimension (a LazyTensor)" } else { "" };
         rt(context, format!("dim must be 0 (reduce over i) or 1 (reduce over j){hint}"))
     })
 }
@@ -283,7 +292,8 @@ pub(super) fn register(engine: &mut Engine, ctx: &Rc<Context>) {
                     |map: Option<&Map>, ctx: &Context| {
                         let context = format!("{name}(dim={dim})");
                         let opts = options(map, &context, ctx)?;
-                        if dim == -1 {
+                        // A LazyTensor is N×M×D to KeOps: dim 2, like -1, is the vector dimension.
+                        if dim == -1 || dim == 2 {
                             return apply1(&x, |t| format!("{t}.{name}(-1)"), vector).map(Dynamic::from);
                         }
                         reduce(&x, None, r, axis(dim, true, &context)?, &opts, ctx, &context)
