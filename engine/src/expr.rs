@@ -243,6 +243,48 @@ impl Expr {
         Expr::new(Op::Concat, vec![self, o])
     }
 
+    /// KeOps' `TensorDot(a, b, dims_a, dims_b, axes_a, axes_b, permute)`: the contraction, its
+    /// output axes (the free axes of a, then those of b) then permuted so that axis k goes to
+    /// position `permute[k]` (KeOps' convention). The permutation is a gather of components.
+    pub fn tensordot(self, b: Expr, shapes: [Vec<usize>; 4], permute: Option<&[usize]>) -> Result<Expr> {
+        let [sa, sb, ca, cb] = shapes;
+        let free: Vec<usize> = (0..sa.len())
+            .filter(|k| !ca.contains(k))
+            .map(|k| sa[k])
+            .chain((0..sb.len()).filter(|k| !cb.contains(k)).map(|k| sb[k]))
+            .collect();
+        let t = Expr::new(Op::TensorDot { a: sa, b: sb, ca, cb }, vec![self, b])?;
+        let Some(perm) = permute.filter(|p| !p.iter().copied().eq(0..p.len())) else { return Ok(t) };
+        let mut seen = vec![false; free.len()];
+        if perm.len() != free.len() || perm.iter().any(|&p| p >= free.len() || std::mem::replace(&mut seen[p], true)) {
+            return Err(Error::invalid(
+                "TensorDot",
+                format!("the permutation {perm:?} must order the {} output axes 0..{}", free.len(), free.len()),
+            ));
+        }
+        // Output axis perm[k] has the size of free axis k; row-major strides on both sides.
+        let mut out_shape = vec![0; free.len()];
+        for (k, &p) in perm.iter().enumerate() {
+            out_shape[p] = free[k];
+        }
+        let strides = |shape: &[usize]| {
+            let mut s = vec![1; shape.len()];
+            for k in (0..shape.len().saturating_sub(1)).rev() {
+                s[k] = s[k + 1] * shape[k + 1];
+            }
+            s
+        };
+        let (in_strides, out_strides) = (strides(&free), strides(&out_shape));
+        let mut parts = (0..t.dim()).map(|q| {
+            // Output index q → its multi-index → the source's flat index.
+            let source: usize =
+                perm.iter().enumerate().map(|(k, &p)| (q / out_strides[p] % out_shape[p]) * in_strides[k]).sum();
+            t.clone().elem(source)
+        });
+        let first = parts.next().unwrap_or_else(|| Ok(t.clone()))?;
+        parts.try_fold(first, |acc, e| acc.concat(e?))
+    }
+
     /// The vector of 1s of dimension `d`, written `Zero(d) + 1` since the language has no "ones".
     pub fn ones(d: usize) -> Result<Expr> {
         Expr::zero(d)?.add(Expr::constant(1.0))

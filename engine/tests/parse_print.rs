@@ -747,3 +747,33 @@ fn keops_spellings() {
                 ^"#]],
     );
 }
+
+/// KeOps' TensorDot with a permutation: output axis k of the contraction goes to position
+/// permute[k]. Here T[p,q,r] = a[p,q]·b[r] (no contraction) and permute = [2, 0, 1], so the
+/// result O has shape [3, 4, 2] with O[q, r, p] = T[p, q, r].
+#[test]
+fn tensordot_with_a_permutation() {
+    let vars = parse_aliases(&["a = Vi(6)", "b = Vj(4)"]).unwrap();
+    let f = parse_formula("TensorDot(a, b, [2,3], [4], [], [], [2,0,1])", &vars).unwrap();
+    assert_eq!(f.dim(), 24);
+    let a: Vec<f64> = (0..6).map(|k| k as f64 + 1.0).collect();
+    let b: Vec<f64> = (0..4).map(|k| 10.0 * k as f64 - 3.0).collect();
+    let out = noyau_engine::reference::eval_point(&[f], &|i| if i == 0 { a.clone() } else { b.clone() }).remove(0);
+    for p in 0..2 {
+        for q in 0..3 {
+            for r in 0..4 {
+                assert_eq!(out[q * 8 + r * 2 + p], a[p * 3 + q] * b[r], "O[{q},{r},{p}]");
+            }
+        }
+    }
+    let identity = parse_formula("TensorDot(a, b, [2,3], [4], [], [], [0,1,2])", &vars).unwrap();
+    assert_eq!(identity, parse_formula("TensorDot(a, b, [2,3], [4], [], [])", &vars).unwrap());
+    check_err(
+        &["a = Vi(6)", "b = Vj(4)"],
+        "TensorDot(a, b, [2,3], [4], [], [], [0,0,1])",
+        expect![[r#"
+            column 1: TensorDot: the permutation [0, 0, 1] must order the 3 output axes 0..3
+                TensorDot(a, b, [2,3], [4], [], [], [0,0,1])
+                ^"#]],
+    );
+}

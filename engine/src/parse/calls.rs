@@ -242,6 +242,18 @@ pub(crate) fn compound(name: &str, r: &mut Reader) -> Option<Compound> {
         })
     };
     Some(match name {
+        // KeOps' seven-argument form: the contraction with its output axes permuted.
+        "TensorDot" if r.remaining() == 7 => {
+            r.operands(2);
+            let shapes = [
+                r.list("first shape"),
+                r.list("second shape"),
+                r.list("first contracted axes"),
+                r.list("second contracted axes"),
+            ];
+            let permute = r.list("permutation");
+            Box::new(move |a: Vec<Expr>| a[0].clone().tensordot(a[1].clone(), shapes, Some(&permute)))
+        }
         "SqNormIso" => {
             r.operands(2);
             weighted("SqNormIso", "a scalar", |_| 1)

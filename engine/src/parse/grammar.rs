@@ -352,6 +352,11 @@ impl<'a> Parser<'a> {
     /// Builds the call `name(args)`: a variable, an operation, or a derivative.
     fn resolve(&self, name: &str, pos: usize, args: Vec<Arg>) -> Parsed<Expr> {
         let mut reader = Reader::new(self.src, &args);
+        // KeOps spellings first: one of them (TensorDot with a permutation) shares its name with an operation.
+        if let Some(build) = calls::compound(name, &mut reader) {
+            let operands = reader.finish(name, pos)?;
+            return Ok(build(operands).map_err(|e| located(self.src, pos, &e))?);
+        }
         let op =
             calls::variable(name, &mut reader, self.alias_position).or_else(|| calls::operation(name, &mut reader));
         if let Some(op) = op {
@@ -359,10 +364,6 @@ impl<'a> Parser<'a> {
             let e = self.build(pos, op, operands)?;
             self.check_alias(&e, pos)?;
             return Ok(e);
-        }
-        if let Some(build) = calls::compound(name, &mut reader) {
-            let operands = reader.finish(name, pos)?;
-            return Ok(build(operands).map_err(|e| located(self.src, pos, &e))?);
         }
         let mut formulas = Vec::new();
         let mut list_at = None;

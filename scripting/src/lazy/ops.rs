@@ -407,16 +407,42 @@ fn register_parametrised(engine: &mut Engine, ctx: &Rc<Context>) {
         "keops_tensordot(x: LazyTensor, y: LazyTensor | number | Tensor, dims_x: array, dims_y: array, axes_x: array, axes_y: array) -> LazyTensor",
         "x.keops_tensordot(y, dims_x, dims_y, axes_x, axes_y): contraction of x and y (tensors of shapes dims_x, dims_y) over the paired axes.",
         move |x: LazyTensor, y: Dynamic, a: Array, b: Array, ca: Array, cb: Array| -> RhaiResult<LazyTensor> {
-            let y = operand(&y, &c, "keops_tensordot")?;
-            let s = |v: &Array| sizes(v, "keops_tensordot");
-            let op = Op::TensorDot { a: s(&a)?, b: s(&b)?, ca: s(&ca)?, cb: s(&cb)? };
-            LazyTensor::combine(&[&x, &y], |t| Style::Method.write("keops_tensordot", t), |f| Expr::new(op, f.to_vec()))
+            tensordot(&x, &y, [a, b, ca, cb], None, &c)
+        }
+    );
+    let c = ctx.clone();
+    def!(
+        engine,
+        "keops_tensordot(x: LazyTensor, y: LazyTensor | number | Tensor, dims_x: array, dims_y: array, axes_x: array, axes_y: array, permute: array) -> LazyTensor",
+        "x.keops_tensordot(y, dims_x, dims_y, axes_x, axes_y, permute): the contraction, its output axes (free axes of x, then of y) moved so that axis k goes to position permute[k], as in KeOps.",
+        move |x: LazyTensor, y: Dynamic, a: Array, b: Array, ca: Array, cb: Array, p: Array| -> RhaiResult<LazyTensor> {
+            tensordot(&x, &y, [a, b, ca, cb], Some(p), &c)
         }
     );
     def!(engine, "t(K: LazyTensor) -> LazyTensor", "K.t() or K.T: the transpose, i and j swapped.", |x: LazyTensor| x
         .transposed());
     def!(engine, "get$T(K: LazyTensor) -> LazyTensor", "K.T: the transpose, i and j swapped.", |x: &mut LazyTensor| x
         .transposed());
+}
+
+/// `x.keops_tensordot(y, shapes.., permute)`, for both of its signatures.
+fn tensordot(
+    x: &LazyTensor,
+    y: &Dynamic,
+    shapes: [Array; 4],
+    permute: Option<Array>,
+    c: &Rc<Context>,
+) -> RhaiResult<LazyTensor> {
+    let what = "keops_tensordot";
+    let y = operand(y, c, what)?;
+    let [a, b, ca, cb] = shapes;
+    let shapes = [sizes(&a, what)?, sizes(&b, what)?, sizes(&ca, what)?, sizes(&cb, what)?];
+    let permute = permute.map(|p| sizes(&p, what)).transpose()?;
+    LazyTensor::combine(
+        &[x, &y],
+        |t| Style::Method.write(what, t),
+        |f| f[0].clone().tensordot(f[1].clone(), shapes, permute.as_deref()),
+    )
 }
 
 /// The symbolic derivatives; `v` must be a variable made by Vi, Vj or Pm.
