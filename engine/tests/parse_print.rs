@@ -766,6 +766,9 @@ fn tensordot_with_a_permutation() {
             }
         }
     }
+    // KeOps writes the lists Ind(...).
+    let keops = parse_formula("TensorDot(a, b, Ind(2,3), Ind(4), Ind(), Ind(), Ind(2,0,1))", &vars).unwrap();
+    assert_eq!(keops, parse_formula("TensorDot(a, b, [2,3], [4], [], [], [2,0,1])", &vars).unwrap());
     let identity = parse_formula("TensorDot(a, b, [2,3], [4], [], [], [0,1,2])", &vars).unwrap();
     assert_eq!(identity, parse_formula("TensorDot(a, b, [2,3], [4], [], [])", &vars).unwrap());
     check_err(

@@ -311,7 +311,12 @@ impl<'a> Parser<'a> {
         let t = self.peek();
         let pos = t.pos;
         if t.kind == Kind::LBracket {
-            return Ok(Arg { pos, value: ArgValue::List(self.list()?) });
+            return Ok(Arg { pos, value: ArgValue::List(self.list(Kind::RBracket)?) });
+        }
+        // KeOps writes index lists `Ind(2,3)`.
+        if matches!(&t.kind, Kind::Ident(name) if name == "Ind") && self.peek_at(1).kind == Kind::LParen {
+            self.bump();
+            return Ok(Arg { pos, value: ArgValue::List(self.list(Kind::RParen)?) });
         }
         let start = self.at;
         let expr = self.expr()?;
@@ -325,12 +330,13 @@ impl<'a> Parser<'a> {
         Ok(Arg { pos, value: ArgValue::Formula { expr, int: self.int_literal(start, self.at) } })
     }
 
-    /// `[2, 3]`, `[]`, `[-1]` (the sign is checked by the operation).
-    fn list(&mut self) -> Parsed<Vec<(i128, usize)>> {
+    /// `[2, 3]`, `[]`, `[-1]` (the sign is checked by the operation), or the inside of KeOps'
+    /// `Ind(2, 3)`: `close` is the bracket that ends it.
+    fn list(&mut self, close: Kind) -> Parsed<Vec<(i128, usize)>> {
         let open = self.bump().pos;
         let mut items = Vec::new();
-        // An unclosed list is reported by `close`, at its `[`.
-        while !matches!(self.peek().kind, Kind::RBracket | Kind::End) {
+        // An unclosed list is reported by `close`, at its opening bracket.
+        while self.peek().kind != close && self.peek().kind != Kind::End {
             let pos = self.peek().pos;
             let negative = self.peek().kind == Kind::Minus;
             if negative {
@@ -345,7 +351,7 @@ impl<'a> Parser<'a> {
             }
             self.bump();
         }
-        self.close(open, Kind::RBracket)?;
+        self.close(open, close)?;
         Ok(items)
     }
 
