@@ -766,9 +766,13 @@ fn tensordot_with_a_permutation() {
             }
         }
     }
-    // KeOps writes the lists Ind(...).
+    // KeOps writes the lists Ind(...) (KeOps 1) or as Python tuples (KeOps 2).
     let keops = parse_formula("TensorDot(a, b, Ind(2,3), Ind(4), Ind(), Ind(), Ind(2,0,1))", &vars).unwrap();
     assert_eq!(keops, parse_formula("TensorDot(a, b, [2,3], [4], [], [], [2,0,1])", &vars).unwrap());
+    let tuples = parse_formula("TensorDot(a, b, (2, 3), (4,), (), (), (2, 0, 1))", &vars).unwrap();
+    assert_eq!(tuples, keops);
+    // A parenthesised number stays a formula.
+    assert_eq!(parse_formula("Exp((2))", &vars).unwrap(), parse_formula("Exp(2)", &vars).unwrap());
     let identity = parse_formula("TensorDot(a, b, [2,3], [4], [], [], [0,1,2])", &vars).unwrap();
     assert_eq!(identity, parse_formula("TensorDot(a, b, [2,3], [4], [], [])", &vars).unwrap());
     check_err(

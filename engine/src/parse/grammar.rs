@@ -313,9 +313,12 @@ impl<'a> Parser<'a> {
         if t.kind == Kind::LBracket {
             return Ok(Arg { pos, value: ArgValue::List(self.list(Kind::RBracket)?) });
         }
-        // KeOps writes index lists `Ind(2,3)`.
+        // KeOps writes index lists `Ind(2,3)` (KeOps 1) or as Python tuples `(2, 3)`, `(3,)`, `()`.
         if matches!(&t.kind, Kind::Ident(name) if name == "Ind") && self.peek_at(1).kind == Kind::LParen {
             self.bump();
+            return Ok(Arg { pos, value: ArgValue::List(self.list(Kind::RParen)?) });
+        }
+        if t.kind == Kind::LParen && self.tuple_ahead() {
             return Ok(Arg { pos, value: ArgValue::List(self.list(Kind::RParen)?) });
         }
         let start = self.at;
@@ -328,6 +331,34 @@ impl<'a> Parser<'a> {
             return Ok(Arg { pos, value: ArgValue::Formula { expr, int: None } });
         }
         Ok(Arg { pos, value: ArgValue::Formula { expr, int: self.int_literal(start, self.at) } })
+    }
+
+    /// True when a Python tuple of integers starts here: `()`, or integers separated by commas
+    /// with at least one comma (`(3)` is the number 3, in Python as here).
+    fn tuple_ahead(&self) -> bool {
+        let mut k = 1;
+        let mut commas = 0;
+        loop {
+            if self.peek_at(k).kind == Kind::Minus {
+                k += 1;
+            }
+            match &self.peek_at(k).kind {
+                Kind::Number { int: true, .. } => k += 1,
+                Kind::RParen => return k == 1 || commas > 0,
+                _ => return false,
+            }
+            match self.peek_at(k).kind {
+                Kind::Comma => {
+                    commas += 1;
+                    k += 1;
+                    if self.peek_at(k).kind == Kind::RParen {
+                        return true;
+                    }
+                }
+                Kind::RParen => return commas > 0,
+                _ => return false,
+            }
+        }
     }
 
     /// `[2, 3]`, `[]`, `[-1]` (the sign is checked by the operation), or the inside of KeOps'
