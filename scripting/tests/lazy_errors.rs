@@ -120,6 +120,10 @@ fn genred_errors() {
         &format!("{g}.call(x, y)"),
         &format!("{g}.call(x, y, w)"),
         r#"Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "Summ", 0)"#,
+        r#"KernelSolve("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "c", 1)"#,
+        r#"KernelSolve("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vi(1)"], "b", 1)"#,
+        r#"KernelSolve("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "b", 1).call(x, x, x.sum(1, true))"#,
+        r#"KernelSolve("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "b", 1).call(x, y, y.sum(1, true), #{alpha: 1})"#,
         r#"Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "ArgKMin", 1)"#,
         r#"Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "ArgKMin(0)", 1)"#,
         r#"Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "KMin", 1, #{K: -2})"#,
@@ -139,6 +143,14 @@ fn genred_errors() {
             => Genred: variable b is declared Vj(6) but got a tensor of shape [3]: it needs 6 column(s)
         Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "Summ", 0)
             => Genred: Summ: unknown reduction: use Sum, Max, Min, ArgMax, ArgMin, Max_ArgMax, Min_ArgMin, KMin, ArgKMin, KMin_ArgKMin, LogSumExp, LogSumExpWeight, Max_SumShiftExp(Weight) or SumSoftMaxWeight
+        KernelSolve("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "c", 1)
+            => KernelSolve: varinvalias `c` is not one of the aliases ["x", "y", "b"]
+        KernelSolve("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vi(1)"], "b", 1)
+            => KernelSolve: the unknown `b` = Vi(1) must be indexed by the reduced side and have the formula's dimension 1: the formula maps it to a vector of its own shape
+        KernelSolve("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "b", 1).call(x, x, x.sum(1, true))
+            => KernelSolve: alpha is needed: Kinv.call(x, y, b, #{alpha: 0.1})
+        KernelSolve("Exp(-SqDist(x,y))*b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "b", 1).call(x, y, y.sum(1, true), #{alpha: 1})
+            => KernelSolve: the kernel must be square to be inverted: N = 1000 but M = 500
         Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "ArgKMin", 1)
             => Genred: ArgKMin needs K: write "ArgKMin(10)" or pass #{K: 10}
         Genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], "ArgKMin(0)", 1)

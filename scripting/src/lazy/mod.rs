@@ -25,6 +25,7 @@ mod solve;
 
 pub(crate) use reduce::shaped;
 pub use reduce::Overrides;
+pub(crate) use solve::{conjugate_gradient, stop_from};
 
 use crate::context::Context;
 use crate::error::{rt, RhaiResult};

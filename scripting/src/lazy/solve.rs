@@ -21,25 +21,26 @@ use std::rc::Rc;
 const CONTEXT: &str = "solve";
 
 /// When the iteration stops.
-struct Stop {
+pub(crate) struct Stop {
     /// Relative tolerance on the residual: ‖b − (αI + K)a‖ ≤ tol·‖b‖.
-    tol: f64,
-    max_iter: usize,
+    pub tol: f64,
+    pub max_iter: usize,
 }
 
 const DEFAULT_STOP: Stop = Stop { tol: 1e-6, max_iter: 1000 };
 
-fn stop_from(map: &Map) -> RhaiResult<Stop> {
+/// The stopping rule of an options map: tol (or KeOps' eps) and max_iter.
+pub(crate) fn stop_from(map: &Map, context: &str) -> RhaiResult<Stop> {
     let mut s = DEFAULT_STOP;
-    if let Some(v) = map.get("tol") {
-        s.tol = as_number(v).filter(|t| *t > 0.0).ok_or_else(|| rt(CONTEXT, "tol must be a positive number"))?;
+    if let Some(v) = map.get("tol").or_else(|| map.get("eps")) {
+        s.tol = as_number(v).filter(|t| *t > 0.0).ok_or_else(|| rt(context, "tol (eps) must be a positive number"))?;
     }
     if let Some(v) = map.get("max_iter") {
         s.max_iter = v
             .as_int()
             .ok()
             .and_then(|k| usize::try_from(k).ok())
-            .ok_or_else(|| rt(CONTEXT, "max_iter must be a non-negative integer"))?;
+            .ok_or_else(|| rt(context, "max_iter must be a non-negative integer"))?;
     }
     Ok(s)
 }
@@ -53,7 +54,14 @@ fn solve(
     ctx: &Context,
 ) -> RhaiResult<Tensor> {
     let alpha = as_number(alpha).ok_or_else(|| rt(CONTEXT, "alpha must be a number"))?;
-    let b = to_tensor(b, ctx, CONTEXT)?;
+    // KeOps writes the right-hand side as a LazyTensor variable too: K.solve(Vi(b), alpha).
+    let b = match b.clone().try_cast::<LazyTensor>() {
+        Some(lt) => match lt.formula.op() {
+            noyau_engine::Op::Var { index, .. } => lt.vars[*index].source.clone(),
+            _ => return Err(rt(CONTEXT, "b must be a tensor or a variable Vi(b), not a formula")),
+        },
+        None => to_tensor(b, ctx, CONTEXT)?,
+    };
     let (n, m, d) = k.shape();
     if d != 1 {
         return Err(rt(CONTEXT, format!("K must have dimension 1 to act as a matrix, it has dimension {d}")));
@@ -87,7 +95,7 @@ fn solve(
         let kp = no_grad(|| prepared.run(&opts, CONTEXT))?;
         Ok(kp.to_array2::<f64>().map_err(|e| rt(CONTEXT, e))? + alpha * p)
     };
-    let (a, residual, converged) = conjugate_gradient(&mut apply, &rhs, stop)?;
+    let (a, residual, converged) = conjugate_gradient(&mut apply, &rhs, stop, CONTEXT)?;
     if !converged {
         ctx.emit(Event::Stderr(format!(
             "warning: solve: the conjugate gradient did not converge in {} iterations (relative residual {residual:.1e} > tol {:.1e})",
@@ -104,10 +112,11 @@ fn solve(
 
 /// Solves A a = b for a symmetric positive definite A given by `apply`; returns a, the final
 /// relative residual and whether it is below the tolerance.
-fn conjugate_gradient(
+pub(crate) fn conjugate_gradient(
     apply: &mut dyn FnMut(&Array2<f64>) -> RhaiResult<Array2<f64>>,
     b: &Array2<f64>,
     stop: &Stop,
+    context: &str,
 ) -> RhaiResult<(Array2<f64>, f64, bool)> {
     let dot = |u: &Array2<f64>, v: &Array2<f64>| (u * v).sum();
     let norm_b = dot(b, b).sqrt();
@@ -125,7 +134,7 @@ fn conjugate_gradient(
         let ap = apply(&p)?;
         let curvature = dot(&p, &ap);
         if curvature.is_nan() || curvature <= 0.0 {
-            return Err(rt(CONTEXT, "αI + K is not positive definite (is K symmetric, α large enough?)"));
+            return Err(rt(context, "αI + K is not positive definite (is K symmetric, α large enough?)"));
         }
         let step = rr / curvature;
         a.scaled_add(step, &p);
@@ -145,16 +154,16 @@ pub(super) fn register(engine: &mut Engine, ctx: &Rc<Context>) {
     let c = ctx.clone();
     def!(
         engine,
-        "solve(K: LazyTensor, b: Tensor | array, alpha: number) -> Tensor",
+        "solve(K: LazyTensor, b: Tensor | array | LazyTensor, alpha: number) -> Tensor",
         doc,
         move |k: LazyTensor, b: Dynamic, alpha: Dynamic| {
             solve(&k, &b, &alpha, &DEFAULT_STOP, &Overrides::default(), &c)
         }
     );
     let c = ctx.clone();
-    let signature = "solve(K: LazyTensor, b: Tensor | array, alpha: number, options: map) -> Tensor";
+    let signature = "solve(K: LazyTensor, b: Tensor | array | LazyTensor, alpha: number, options: map) -> Tensor";
     def!(engine, signature, doc, move |k: LazyTensor, b: Dynamic, alpha: Dynamic, map: Map| {
-        let over = Overrides::parse(&map, CONTEXT, &["tol", "max_iter"])?;
-        solve(&k, &b, &alpha, &stop_from(&map)?, &over, &c)
+        let over = Overrides::parse(&map, CONTEXT, &["tol", "eps", "max_iter"])?;
+        solve(&k, &b, &alpha, &stop_from(&map, CONTEXT)?, &over, &c)
     });
 }
