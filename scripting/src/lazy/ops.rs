@@ -124,6 +124,12 @@ const BINARY: &[(&str, Style, Build2, &str)] = &[
     ),
     ("concat", Style::Method, |a, b| a.concat(b), "Concatenation along the last dimension."),
     (
+        "concatenate",
+        Style::Method,
+        |a, b| a.concat(b),
+        "x.concatenate(y): concatenation along the last dimension (KeOps' name; also concatenate([x, y, ...])).",
+    ),
+    (
         "matvecmult",
         Style::Method,
         |a, v| Expr::new(Op::MatVecMult, vec![a, v]),
@@ -198,6 +204,24 @@ pub(super) fn register(engine: &mut Engine, ctx: &Rc<Context>) {
             LazyTensor::combine(&[&x], |t| style.write(name, t), |f| build(f[0].clone()))
         });
     }
+    let c = ctx.clone();
+    def!(
+        engine,
+        "concatenate(parts: array) -> LazyTensor",
+        "concatenate([x, y, ...]): the LazyTensors (or numbers, tensors) side by side along the last dimension, as KeOps' concatenate.",
+        move |parts: rhai::Array| -> RhaiResult<LazyTensor> {
+            let mut it = parts.into_iter();
+            let first = it.next().ok_or_else(|| rt("concatenate", "needs at least one part"))?;
+            let mut acc = operand(&first, &c, "concatenate")?;
+            for p in it {
+                let next = operand(&p, &c, "concatenate")?;
+                acc = LazyTensor::combine(&[&acc, &next], |t| Style::Method.write("concatenate", t), |f| {
+                    f[0].clone().concat(f[1].clone())
+                })?;
+            }
+            Ok(acc)
+        }
+    );
     for &(name, style, build, doc) in BINARY {
         binary::<LazyTensor, LazyTensor>(engine, name, style, build, doc);
         binary::<LazyTensor, INT>(engine, name, style, build, doc);
