@@ -340,10 +340,20 @@ pub fn partial_on<T: Real>(
             let tiles = tiles.clone();
             #[cfg(target_arch = "x86_64")]
             if let Some(jit_job) = &jit_job {
-                match f64_acc {
-                    false => jit::run::fold_rows::<T, T>(jit_job, &ubufs, ulen, tiles, states, &cancelled)?,
-                    true => jit::run::fold_rows::<T, f64>(jit_job, &ubufs, ulen, tiles, states, &cancelled)?,
-                }
+                // SAFETY: kernels exist only for AVX-512 or AVX2, and `level` was checked
+                // against the running CPU above.
+                unsafe {
+                    match (level, f64_acc) {
+                        (SimdLevel::Avx512, false) => {
+                            jit_avx512::<T, T>(jit_job, &ubufs, ulen, tiles, states, &cancelled)
+                        }
+                        (SimdLevel::Avx512, true) => {
+                            jit_avx512::<T, f64>(jit_job, &ubufs, ulen, tiles, states, &cancelled)
+                        }
+                        (_, false) => jit_avx2::<T, T>(jit_job, &ubufs, ulen, tiles, states, &cancelled),
+                        (_, true) => jit_avx2::<T, f64>(jit_job, &ubufs, ulen, tiles, states, &cancelled),
+                    }
+                }?;
                 progress.advance(nrows as u64);
                 return Ok(());
             }
@@ -435,6 +445,34 @@ unsafe fn fold_avx2<T: Real, A: Real>(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<()> {
     interp::fold_rows::<T, A>(job, ubufs, ulen, tiles, states, cancelled)
+}
+
+/// The JIT's driver (its Rust folds and flushes) compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+unsafe fn jit_avx512<T: Real, A: Real>(
+    job: &jit::run::Job<T>,
+    ubufs: &[T],
+    ulen: usize,
+    tiles: Range<usize>,
+    states: &mut [f64],
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
+    jit::run::fold_rows::<T, A>(job, ubufs, ulen, tiles, states, cancelled)
+}
+
+/// The JIT's driver compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn jit_avx2<T: Real, A: Real>(
+    job: &jit::run::Job<T>,
+    ubufs: &[T],
+    ulen: usize,
+    tiles: Range<usize>,
+    states: &mut [f64],
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
+    jit::run::fold_rows::<T, A>(job, ubufs, ulen, tiles, states, cancelled)
 }
 
 #[cfg(test)]
