@@ -189,8 +189,17 @@ impl StateLayout {
                     return;
                 }
                 let m = ma.max(mb);
-                // exp(mᵢ − m), with exp(±inf − ±inf) = 1 when mᵢ is the maximum.
-                let scale = |mi: f64| if mi == m { 1.0 } else { (mi - m).exp() };
+                // exp(mᵢ − m), with exp(±inf − ±inf) = 1 when mᵢ is the maximum, and 0 without
+                // a call for an empty state's −inf.
+                let scale = |mi: f64| {
+                    if mi == m {
+                        1.0
+                    } else if mi == f64::NEG_INFINITY {
+                        0.0
+                    } else {
+                        (mi - m).exp()
+                    }
+                };
                 let (sa, sb) = (scale(ma), scale(mb));
                 for (a, b) in acc[1..].iter_mut().zip(&other[1..]) {
                     *a = *a * sa + *b * sb;
@@ -201,25 +210,34 @@ impl StateLayout {
     }
 
     /// The log-sum-exp family's state of many lanes at once, into `out`: lane l has the running
-    /// maximum `m[l]` (−inf when it saw nothing) and the sums `sums[k·lanes + l]`. It is what
-    /// combining the lanes one by one gives, up to rounding, with the lanes rescaled to their
-    /// common maximum in one vectorised pass (one exponential per lane, by `Real::vexp`) rather
-    /// than one scalar `exp` per combine. Inlined, so that the caller's instruction set (FMA)
-    /// computes it.
+    /// maximum `m[l]` (−inf when it saw nothing) and the sums `sums[k·lanes + l]`, values of a
+    /// fold in precision `T`. It is what combining the lanes one by one gives, up to rounding,
+    /// with the lanes rescaled to their common maximum in one vectorised pass (one `T::vexp`
+    /// per lane) rather than one scalar f64 `exp` per combine: the rescaling factors are
+    /// computed in `T`, whose rounding the lanes' sums carry already, and summed in f64.
+    /// Inlined, so that the caller's instruction set (FMA) computes it.
     #[inline(always)]
-    pub fn lse_of_lanes(&self, m: &[f64], sums: &[f64], out: &mut [f64]) {
-        use crate::real::Real;
+    pub fn lse_of_lanes<T: crate::real::Real>(&self, m: &[f64], sums: &[f64], out: &mut [f64]) {
         const CHUNK: usize = 64;
         let lanes = m.len();
         debug_assert!(matches!(self.family(), Family::Lse { .. }));
         debug_assert_eq!(sums.len(), (self.width() - 1) * lanes);
-        let mut top = f64::NEG_INFINITY;
-        let mut nan = false;
-        for &x in m {
-            top = top.max(x);
-            nan |= x.is_nan();
+        // The maximum and whether a NaN is there, in eight running lanes (a loop that vectorises).
+        let mut top8 = [f64::NEG_INFINITY; 8];
+        let mut nan8 = [false; 8];
+        let mut chunks = m.chunks_exact(8);
+        for ch in &mut chunks {
+            for i in 0..8 {
+                top8[i] = if ch[i] > top8[i] { ch[i] } else { top8[i] };
+                nan8[i] |= ch[i].is_nan();
+            }
         }
-        if nan {
+        for (i, &x) in chunks.remainder().iter().enumerate() {
+            top8[i] = if x > top8[i] { x } else { top8[i] };
+            nan8[i] |= x.is_nan();
+        }
+        let top = top8.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        if nan8.iter().any(|&n| n) {
             out.fill(f64::NAN);
             return;
         }
@@ -230,7 +248,7 @@ impl StateLayout {
             let n = (lanes - c0).min(CHUNK);
             // exp(mₗ − top), 1 for the lanes at the maximum (also when it is ±inf).
             for (s, &ml) in scale[..n].iter_mut().zip(&m[c0..c0 + n]) {
-                let e = (ml - top).vexp();
+                let e = T::from_f64(ml - top).vexp().as_f64();
                 *s = if ml == top { 1.0 } else { e };
             }
             for (k, o) in out[1..].iter_mut().enumerate() {

@@ -215,7 +215,7 @@ impl Folder {
                     m[l] = if ml == T::min_value() && zero { f64::NEG_INFINITY } else { ml.as_f64() };
                 }
                 let mut part = vec![0.0; 1 + n];
-                layout.lse_of_lanes(&m, &sums, &mut part);
+                layout.lse_of_lanes::<T>(&m, &sums, &mut part);
                 layout.combine(state, &part);
             }
         }

@@ -42,7 +42,20 @@ impl FoldKind {
         }
     }
 
-    /// Accumulators per (row, vector) copy for a formula of dimension d.
+    /// Copies of a row's accumulators in a kernel of `subs` vectors per iteration: one per
+    /// vector, except for the log-sum-exp family, whose vectors fold one after the other into
+    /// one running maximum and sums per row. Its fold is long (an exponential) but its chain
+    /// through the accumulators short (a comparison, a blend, a fused multiply-add), so sharing
+    /// costs no speed, frees registers for more rows per iteration, and leaves a quarter of the
+    /// lanes to merge (each with an exponential) when the accumulators are flushed.
+    pub fn copies(self, subs: usize) -> usize {
+        match self {
+            FoldKind::Lse { .. } => 1,
+            _ => subs,
+        }
+    }
+
+    /// Accumulators per copy for a formula of dimension d.
     pub fn accs_per_copy(self, d: usize) -> usize {
         match self {
             FoldKind::Sum => d,
@@ -549,8 +562,8 @@ impl Lower<'_> {
     fn fold(&mut self, fold: FoldKind, d: usize) -> Result<Vec<AccInit>, Unsupported> {
         let per = fold.accs_per_copy(d);
         let mut accs = Vec::new();
-        let subs = self.subs;
-        let acc = |r: usize, u: usize, k: usize| Acc(((r * subs + u) * per + k) as u32);
+        let copies = fold.copies(self.subs);
+        let acc = |r: usize, u: usize, k: usize| Acc(((r * copies + u % copies) * per + k) as u32);
         for r in 0..self.rows {
             for u in 0..self.subs {
                 let f = self.operand(self.plan.formula, r, u);
@@ -592,16 +605,19 @@ impl Lower<'_> {
                         let dd = self.c.blend(neq, diff, zero);
                         let sign = self.pool.bits(self.elem.sign_bit());
                         let nd = self.c.bin(Bin::Or, dd, sign);
-                        // Unweighted, every lane's sum is 0 or at least 1 (its maximum's own
-                        // term), and a term below the smallest normal number changes neither
-                        // s + t nor s·t + 1: it is left out rather than computed subnormal.
+                        // Unweighted, every term is at most 1 and a lane's total holds its
+                        // maximum's own term, 1: a term below the smallest normal number lies
+                        // far below the total's last bit, and is left out rather than computed
+                        // subnormal.
                         let t = if w.is_none() && sums == 1 && !plain {
                             math::exp_nonpositive_normal(&mut self.c, self.pool, self.elem, self.isa, nd)
                         } else {
                             math::exp(&mut self.c, self.pool, self.elem, self.isa, nd)
                         };
                         let up = self.c.cmp(Pred::Gt, v, Src::A(m));
-                        accs.push(AccInit::Lowest);
+                        if u < copies {
+                            accs.push(AccInit::Lowest);
+                        }
                         for k in 0..sums + plain as usize {
                             let s = acc(r, u, 1 + k);
                             let wk = match (&w, k < sums, valid) {
@@ -616,12 +632,14 @@ impl Lower<'_> {
                             let grown = self.c.fma(Src::A(s), t, wk);
                             let added = self.c.fma(t, wk, Src::A(s));
                             self.c.insts.push(Inst::Blend { dst: Dst::A(s), m: up, t: grown, f: added });
-                            accs.push(AccInit::Zero);
+                            if u < copies {
+                                accs.push(AccInit::Zero);
+                            }
                         }
                         self.c.insts.push(Inst::Blend { dst: Dst::A(m), m: up, t: v, f: Src::A(m) });
                     }
                     FoldKind::Extreme { greater } => {
-                        let lane = Acc((self.rows * self.subs * per) as u32);
+                        let lane = Acc((self.rows * copies * per) as u32);
                         let idx = if u == 0 {
                             Src::A(lane)
                         } else {

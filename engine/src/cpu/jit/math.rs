@@ -26,7 +26,7 @@ pub fn exp(c: &mut Code, pool: &mut Pool, elem: Elem, isa: Isa, x: Src) -> Src {
 /// normal number. x86 computes each subnormal result or operand through a microcode assist,
 /// about a hundred cycles, so a fold that meets many of them (the far pairs of a Sinkhorn
 /// iteration at a small ε) runs several times slower; callers use this only where such a term
-/// cannot change the result (a sum of at least 1, to which it adds less than half an ulp).
+/// lies far below the last bit of what it is added to (a sum that holds a term 1).
 pub fn exp_nonpositive_normal(c: &mut Code, pool: &mut Pool, elem: Elem, isa: Isa, x: Src) -> Src {
     let cut = match elem {
         // Above ln(smallest normal) (−87.34 and −708.40), so that exp(cut) is normal.

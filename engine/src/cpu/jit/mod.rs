@@ -169,6 +169,8 @@ pub struct Kernel {
     /// Folds only the lanes that the validity vector given as `out` marks (one tile per call).
     pub masked: bool,
     pub accs: Vec<AccInit>,
+    /// The accumulators' initial vectors (lane indices from 0), copied in before a group of rows.
+    pub acc_init: Vec<u64>,
     /// Broadcast slots: slot k holds scalar `uni[k]` of a row's buffer.
     pub uni: Vec<usize>,
     /// Components per tile of the reduced side.
@@ -322,6 +324,7 @@ fn build(plan: &KernelPlan, rows: &RowLayout, shape: lower::Shape) -> Result<Ker
         subs: l.subs,
         fold: l.fold,
         masked: l.masked,
+        acc_init: run::initial_accumulators(&l.accs, elem, elem.lanes(isa)),
         accs: l.accs,
         uni: l.uni,
         inner_width: l.inner_width,
