@@ -189,13 +189,82 @@ impl StateLayout {
                     return;
                 }
                 let m = ma.max(mb);
-                // exp(mᵢ − m), with exp(±inf − ±inf) = 1 when mᵢ is the maximum.
-                let scale = |mi: f64| if mi == m { 1.0 } else { (mi - m).exp() };
+                // exp(mᵢ − m), with exp(±inf − ±inf) = 1 when mᵢ is the maximum, and 0 without
+                // a call for an empty state's −inf.
+                let scale = |mi: f64| {
+                    if mi == m {
+                        1.0
+                    } else if mi == f64::NEG_INFINITY {
+                        0.0
+                    } else {
+                        (mi - m).exp()
+                    }
+                };
                 let (sa, sb) = (scale(ma), scale(mb));
                 for (a, b) in acc[1..].iter_mut().zip(&other[1..]) {
                     *a = *a * sa + *b * sb;
                 }
                 acc[0] = m;
+            }
+        }
+    }
+
+    /// The log-sum-exp family's state of many lanes at once, into `out`: lane l has the running
+    /// maximum `m[l]` (−inf when it saw nothing) and the sums `sums[k·lanes + l]`, values of a
+    /// fold in precision `T`. It is what combining the lanes one by one gives, up to rounding,
+    /// with the lanes rescaled to their common maximum in one vectorised pass (one `T::vexp`
+    /// per lane) rather than one scalar f64 `exp` per combine: the rescaling factors are
+    /// computed in `T`, whose rounding the lanes' sums carry already, and summed in f64.
+    /// Inlined, so that the caller's instruction set (FMA) computes it.
+    #[inline(always)]
+    pub fn lse_of_lanes<T: crate::real::Real>(&self, m: &[f64], sums: &[f64], out: &mut [f64]) {
+        const CHUNK: usize = 64;
+        let lanes = m.len();
+        debug_assert!(matches!(self.family(), Family::Lse { .. }));
+        debug_assert_eq!(sums.len(), (self.width() - 1) * lanes);
+        // The maximum and whether a NaN is there, in eight running lanes (a loop that vectorises).
+        let mut top8 = [f64::NEG_INFINITY; 8];
+        let mut nan8 = [false; 8];
+        let mut chunks = m.chunks_exact(8);
+        for ch in &mut chunks {
+            for i in 0..8 {
+                top8[i] = if ch[i] > top8[i] { ch[i] } else { top8[i] };
+                nan8[i] |= ch[i].is_nan();
+            }
+        }
+        for (i, &x) in chunks.remainder().iter().enumerate() {
+            top8[i] = if x > top8[i] { x } else { top8[i] };
+            nan8[i] |= x.is_nan();
+        }
+        let top = top8.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        if nan8.iter().any(|&n| n) {
+            out.fill(f64::NAN);
+            return;
+        }
+        out[0] = top;
+        out[1..].fill(0.0);
+        let mut scale = [0.0; CHUNK];
+        for c0 in (0..lanes).step_by(CHUNK) {
+            let n = (lanes - c0).min(CHUNK);
+            // exp(mₗ − top), 1 for the lanes at the maximum (also when it is ±inf).
+            for (s, &ml) in scale[..n].iter_mut().zip(&m[c0..c0 + n]) {
+                let e = T::from_f64(ml - top).vexp().as_f64();
+                *s = if ml == top { 1.0 } else { e };
+            }
+            for (k, o) in out[1..].iter_mut().enumerate() {
+                let row = &sums[k * lanes + c0..k * lanes + c0 + n];
+                // Eight running sums, so that the loop vectorises without reassociating.
+                let mut acc = [0.0; 8];
+                let (whole, rest) = row.split_at(n / 8 * 8);
+                for (ch, sc) in whole.chunks_exact(8).zip(scale[..n].chunks_exact(8)) {
+                    for i in 0..8 {
+                        acc[i] += ch[i] * sc[i];
+                    }
+                }
+                for (i, (&x, &sc)) in rest.iter().zip(&scale[n / 8 * 8..n]).enumerate() {
+                    acc[i] += x * sc;
+                }
+                *o += acc.iter().sum::<f64>();
             }
         }
     }

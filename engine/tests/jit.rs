@@ -72,7 +72,7 @@ fn the_gaussian_convolution_keeps_its_pairs_in_registers() {
     let layout = cpu::state_layout(&s, SumScheme::Block);
     for level in levels() {
         let k = cpu::compiled(&s).jit_kernels(&layout, DType::F32, level, false).unwrap();
-        let asm = k.main.disassembly();
+        let asm = k.main.whole.disassembly();
         let body: Vec<&str> =
             asm.lines().skip_while(|l| !l.starts_with("mov r14")).take_while(|l| !l.starts_with("dec r14")).collect();
         assert!(!body.is_empty(), "{asm}");

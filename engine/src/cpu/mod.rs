@@ -1,6 +1,7 @@
 //! The CPU backend: a plan's row part once per output row, its pair part folded by a pair engine, over rayon tasks.
 //!
-//! Work is a grid of tasks: blocks of `OB` output rows × slices of the reduced axis. When the
+//! Work is a grid of tasks: blocks of output rows (`OB` or a few times more) × slices of the
+//! reduced axis. When the
 //! output rows alone cannot keep every thread busy, the reduced axis is cut into slices whose
 //! partial states (`state.rs`) are combined at the end; otherwise there is one slice. Each task
 //! computes its rows' row values (`rows.rs`), folds its slice with the interpreter
@@ -34,8 +35,11 @@ use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Output rows per rayon task.
+/// Output rows per rayon task, at least (a multiple of every JIT blocking's rows).
 const OB: usize = 32;
+/// Output rows per rayon task, at most: tasks grow up to this when rows are plentiful, so that
+/// a small call (10³ rows) pays its per-task costs (buffers, scheduling) a few times only.
+const MAX_OB: usize = 8 * OB;
 /// Each thread should get at least this many tasks, so that uneven tasks still balance.
 const TASKS_PER_THREAD: usize = 4;
 /// A slice of the reduced axis spans at least this many tiles (a few thousand points).
@@ -314,6 +318,7 @@ pub fn partial_on<T: Real>(
         block_scheme: opts.sum_scheme == SumScheme::Block,
     };
     let ntiles = range.len().div_ceil(L);
+    let ob = task_rows(n_out);
     let slices = slices(n_out, ntiles);
     #[cfg(target_arch = "x86_64")]
     let kernels = (engine == Engine::Auto && jit_enabled())
@@ -338,11 +343,11 @@ pub fn partial_on<T: Real>(
     let progress = crate::progress::Reporter::new(opts.progress.as_ref(), "reduction", (n_out * slices.len()) as u64);
     let mut parts: Vec<Partial> = (0..slices.len()).map(|_| Partial::empty(layout, n_out)).collect();
     let run = parts.par_iter_mut().zip(&slices).try_for_each(|(part, tiles)| {
-        part.data.par_chunks_mut(OB * width).enumerate().try_for_each(|(b, states)| -> Result<()> {
+        part.data.par_chunks_mut(ob * width).enumerate().try_for_each(|(b, states)| -> Result<()> {
             if cancelled() {
                 return Err(Error::Interrupted);
             }
-            let row0 = b * OB;
+            let row0 = b * ob;
             let nrows = states.len() / width;
             let mut ubufs = vec![T::zero(); nrows * ulen];
             for (r, ubuf) in ubufs.chunks_mut(ulen.max(1)).enumerate().take(nrows) {
@@ -351,10 +356,20 @@ pub fn partial_on<T: Real>(
             let tiles = tiles.clone();
             #[cfg(target_arch = "x86_64")]
             if let Some(jit_job) = &jit_job {
-                match f64_acc {
-                    false => jit::run::fold_rows::<T, T>(jit_job, &ubufs, ulen, tiles, states, &cancelled)?,
-                    true => jit::run::fold_rows::<T, f64>(jit_job, &ubufs, ulen, tiles, states, &cancelled)?,
-                }
+                // SAFETY: kernels exist only for AVX-512 or AVX2, and `level` was checked
+                // against the running CPU above.
+                unsafe {
+                    match (level, f64_acc) {
+                        (SimdLevel::Avx512, false) => {
+                            jit_avx512::<T, T>(jit_job, &ubufs, ulen, tiles, states, &cancelled)
+                        }
+                        (SimdLevel::Avx512, true) => {
+                            jit_avx512::<T, f64>(jit_job, &ubufs, ulen, tiles, states, &cancelled)
+                        }
+                        (_, false) => jit_avx2::<T, T>(jit_job, &ubufs, ulen, tiles, states, &cancelled),
+                        (_, true) => jit_avx2::<T, f64>(jit_job, &ubufs, ulen, tiles, states, &cancelled),
+                    }
+                }?;
                 progress.advance(nrows as u64);
                 return Ok(());
             }
@@ -410,11 +425,18 @@ fn post_scale<T: Real>(
     Ok(())
 }
 
+/// Output rows per task: `TASKS_PER_THREAD` tasks per thread, in multiples of `OB` rows, from
+/// `OB` to `MAX_OB`.
+fn task_rows(n_out: usize) -> usize {
+    let want = rayon::current_num_threads() * TASKS_PER_THREAD;
+    (n_out.div_ceil(want).div_ceil(OB) * OB).clamp(OB, MAX_OB)
+}
+
 /// The slices of the reduced axis (ranges of tiles): one, unless the output rows alone give
 /// the threads too few tasks; slices are whole tile blocks, so that the block sum scheme sees
 /// the same blocks as without slicing.
 fn slices(n_out: usize, ntiles: usize) -> Vec<Range<usize>> {
-    let tasks = n_out.div_ceil(OB);
+    let tasks = n_out.div_ceil(task_rows(n_out));
     let want = rayon::current_num_threads() * TASKS_PER_THREAD;
     let by_rows = want.div_ceil(tasks.max(1));
     let by_size = (ntiles / MIN_SLICE_TILES).max(1);
@@ -446,6 +468,34 @@ unsafe fn fold_avx2<T: Real, A: Real>(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<()> {
     interp::fold_rows::<T, A>(job, ubufs, ulen, tiles, states, cancelled)
+}
+
+/// The JIT's driver (its Rust folds and flushes) compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+unsafe fn jit_avx512<T: Real, A: Real>(
+    job: &jit::run::Job<T>,
+    ubufs: &[T],
+    ulen: usize,
+    tiles: Range<usize>,
+    states: &mut [f64],
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
+    jit::run::fold_rows::<T, A>(job, ubufs, ulen, tiles, states, cancelled)
+}
+
+/// The JIT's driver compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn jit_avx2<T: Real, A: Real>(
+    job: &jit::run::Job<T>,
+    ubufs: &[T],
+    ulen: usize,
+    tiles: Range<usize>,
+    states: &mut [f64],
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
+    jit::run::fold_rows::<T, A>(job, ubufs, ulen, tiles, states, cancelled)
 }
 
 #[cfg(test)]

@@ -159,7 +159,9 @@ impl Folder {
         }
     }
 
-    /// Combines the lanes into the row's partial state and resets them.
+    /// Combines the lanes into the row's partial state and resets them. Inlined, so that it is
+    /// compiled for the caller's instruction set (the log-sum-exp family's exponentials).
+    #[inline(always)]
     pub fn flush<T: Real, A: Real>(&self, acc: &mut LaneAcc<T, A>, state: &mut [f64]) {
         let layout = &self.layout;
         let d = layout.d;
@@ -199,17 +201,22 @@ impl Folder {
             }
             Family::Lse { .. } => {
                 let n = acc.sums.len();
-                let mut part = vec![0.0; 1 + n];
+                let mut sums = vec![0.0; n * L];
+                let mut m = [0.0; L];
                 for l in 0..L {
-                    let m = acc.m.0[l];
+                    let mut zero = true;
                     for k in 0..n {
-                        part[1 + k] = (acc.totals[k].0[l] + acc.sums[k].0[l]).as_f64();
+                        let s = (acc.totals[k].0[l] + acc.sums[k].0[l]).as_f64();
+                        sums[k * L + l] = s;
+                        zero &= s == 0.0;
                     }
                     // A lane that met no value (or only −inf) still holds its initial maximum.
-                    let empty = m == T::min_value() && part[1..].iter().all(|&s| s == 0.0);
-                    part[0] = if empty { f64::NEG_INFINITY } else { m.as_f64() };
-                    layout.combine(state, &part);
+                    let ml = acc.m.0[l];
+                    m[l] = if ml == T::min_value() && zero { f64::NEG_INFINITY } else { ml.as_f64() };
                 }
+                let mut part = vec![0.0; 1 + n];
+                layout.lse_of_lanes::<T>(&m, &sums, &mut part);
+                layout.combine(state, &part);
             }
         }
         self.reset(acc);

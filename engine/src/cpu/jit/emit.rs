@@ -3,7 +3,8 @@
 //! The function takes a pointer to [`super::Args`]. Callee-saved registers hold the loop's
 //! state, so that call-outs keep them: rbx the current vectors of the reduced side's tile,
 //! r12 the tiles left, r13 the broadcast row values, r14 the vector groups left in the tile,
-//! r15 the map output, rbp the arguments. Constants sit after the code, read rip-relative.
+//! r15 the map output (or, in a masked kernel, which lanes of its one tile are points), rbp the
+//! arguments. Constants sit after the code, read rip-relative.
 //! Accumulators occupy the top registers; the last register is the scratch that takes a
 //! memory operand where the encoding needs a register.
 //!
@@ -232,7 +233,7 @@ impl Emitter<'_> {
         }
         self.a.add(rbx, (group * size) as i32)?;
         let map = self.l.fold == FoldKind::Map;
-        if map {
+        if map || self.l.masked {
             self.a.add(r15, (group * size) as i32)?;
         }
         self.a.dec(r14)?;
@@ -298,6 +299,10 @@ impl Emitter<'_> {
                 let lanes = self.elem.lanes(self.isa) as i64;
                 let off = (comp as i64 * L as i64 + sub as i64 * lanes) * size;
                 self.vmem(rbx + off as i32)
+            }
+            Src::Valid { sub } => {
+                let lanes = self.elem.lanes(self.isa) as i64;
+                self.vmem(r15 + (sub as i64 * lanes * size) as i32)
             }
             // Registers have no memory operand; never asked for.
             Src::V(_) | Src::A(_) => self.vmem(rsp + 0),

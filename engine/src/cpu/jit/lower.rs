@@ -27,7 +27,8 @@ pub enum FoldKind {
     /// Per-lane best value and index (Max or Min family).
     Extreme { greater: bool },
     /// The formula's (and weight's) values are stored for Rust to fold: the KMin family, the
-    /// sums that Rust accumulates (Kahan, float64 accumulation), and the last, partial tile.
+    /// sums that Rust accumulates (Kahan, float64 accumulation), and accumulators that do not
+    /// fit in the registers.
     Map,
 }
 
@@ -41,7 +42,20 @@ impl FoldKind {
         }
     }
 
-    /// Accumulators per (row, vector) copy for a formula of dimension d.
+    /// Copies of a row's accumulators in a kernel of `subs` vectors per iteration: one per
+    /// vector, except for the log-sum-exp family, whose vectors fold one after the other into
+    /// one running maximum and sums per row. Its fold is long (an exponential) but its chain
+    /// through the accumulators short (a comparison, a blend, a fused multiply-add), so sharing
+    /// costs no speed, frees registers for more rows per iteration, and leaves a quarter of the
+    /// lanes to merge (each with an exponential) when the accumulators are flushed.
+    pub fn copies(self, subs: usize) -> usize {
+        match self {
+            FoldKind::Lse { .. } => 1,
+            _ => subs,
+        }
+    }
+
+    /// Accumulators per copy for a formula of dimension d.
     pub fn accs_per_copy(self, d: usize) -> usize {
         match self {
             FoldKind::Sum => d,
@@ -73,6 +87,8 @@ pub struct Lowered {
     pub fold: FoldKind,
     pub rows: usize,
     pub subs: usize,
+    /// Folds only the lanes that [`Src::Valid`] marks (a slice's last, partial tile).
+    pub masked: bool,
     /// How to initialise each accumulator.
     pub accs: Vec<AccInit>,
     /// Broadcast slots: slot k holds scalar `uni[k]` of a row's buffer.
@@ -102,6 +118,7 @@ struct Lower<'a> {
     isa: Isa,
     rows: usize,
     subs: usize,
+    masked: bool,
     c: Code,
     pool: &'a mut Pool,
     uni: Vec<usize>,
@@ -115,7 +132,8 @@ struct Lower<'a> {
 }
 
 /// What a kernel is generated for: element type, instruction set, register blocking (`rows`
-/// output rows × `subs` vectors per iteration) and fold.
+/// output rows × `subs` vectors per iteration), fold, and whether the fold skips the lanes that
+/// hold padding (`masked`: the kernel of a slice's last, partial tile, folding in registers).
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
     pub elem: Elem,
@@ -123,6 +141,7 @@ pub struct Shape {
     pub rows: usize,
     pub subs: usize,
     pub fold: FoldKind,
+    pub masked: bool,
 }
 
 /// Lowers a plan for a shape. `pool` collects the constants.
@@ -132,7 +151,11 @@ pub fn lower(
     shape: Shape,
     pool: &mut Pool,
 ) -> Result<Lowered, Unsupported> {
-    let Shape { elem, isa, rows, subs, fold } = shape;
+    let Shape { elem, isa, rows, subs, fold, masked } = shape;
+    if masked && fold == FoldKind::Map {
+        // Rust folds map mode's values over the valid lanes only: there is nothing to mask.
+        return Err(Unsupported("a masked kernel in map mode".into()));
+    }
     let inner_args = plan.inner_args();
     let mut inner_base = HashMap::new();
     let mut w = 0;
@@ -155,6 +178,7 @@ pub fn lower(
         isa,
         rows,
         subs,
+        masked,
         c: Code::default(),
         pool,
         uni: vec![],
@@ -193,6 +217,7 @@ pub fn lower(
         fold,
         rows,
         subs,
+        masked,
         accs,
         uni: l.uni,
         inner_width: w,
@@ -533,23 +558,42 @@ impl Lower<'_> {
     fn fold(&mut self, fold: FoldKind, d: usize) -> Result<Vec<AccInit>, Unsupported> {
         let per = fold.accs_per_copy(d);
         let mut accs = Vec::new();
-        let subs = self.subs;
-        let acc = |r: usize, u: usize, k: usize| Acc(((r * subs + u) * per + k) as u32);
+        let copies = fold.copies(self.subs);
+        let acc = |r: usize, u: usize, k: usize| Acc(((r * copies + u % copies) * per + k) as u32);
         for r in 0..self.rows {
             for u in 0..self.subs {
                 let f = self.operand(self.plan.formula, r, u);
                 let w = self.plan.weight.map(|w| self.operand(w, r, u));
+                // Padding lanes hold values of zero-filled points: anything, NaN included.
+                let valid = self.masked.then(|| {
+                    let zero = self.f(0.0);
+                    self.c.cmp(Pred::Gt, Src::Valid { sub: u as u32 }, zero)
+                });
                 match fold {
                     FoldKind::Sum => {
                         for (k, &x) in f.iter().enumerate() {
                             let a = acc(r, u, k);
+                            let x = match valid {
+                                Some(vm) => {
+                                    let zero = self.f(0.0);
+                                    self.c.blend(vm, x, zero)
+                                }
+                                None => x,
+                            };
                             self.c.insts.push(Inst::Bin { op: Bin::Add, dst: Dst::A(a), a: Src::A(a), b: x });
                             accs.push(AccInit::Zero);
                         }
                     }
                     FoldKind::Lse { sums, plain } => {
                         let m = acc(r, u, 0);
-                        let v = f[0];
+                        // A padding lane folds −inf, which adds nothing, with a zero weight.
+                        let v = match valid {
+                            Some(vm) => {
+                                let ninf = self.f(f64::NEG_INFINITY);
+                                self.c.blend(vm, f[0], ninf)
+                            }
+                            None => f[0],
+                        };
                         // d = v − m, but 0 when equal (two +inf); t = exp(−|d|).
                         let neq = self.c.cmp(Pred::Neq, v, Src::A(m));
                         let diff = self.c.bin(Bin::Sub, v, Src::A(m));
@@ -557,25 +601,41 @@ impl Lower<'_> {
                         let dd = self.c.blend(neq, diff, zero);
                         let sign = self.pool.bits(self.elem.sign_bit());
                         let nd = self.c.bin(Bin::Or, dd, sign);
-                        let t = math::exp(&mut self.c, self.pool, self.elem, self.isa, nd);
+                        // Unweighted, every term is at most 1 and a lane's total holds its
+                        // maximum's own term, 1: a term below the smallest normal number lies
+                        // far below the total's last bit, and is left out rather than computed
+                        // subnormal.
+                        let t = if w.is_none() && sums == 1 && !plain {
+                            math::exp_nonpositive_normal(&mut self.c, self.pool, self.elem, self.isa, nd)
+                        } else {
+                            math::exp(&mut self.c, self.pool, self.elem, self.isa, nd)
+                        };
                         let up = self.c.cmp(Pred::Gt, v, Src::A(m));
-                        accs.push(AccInit::Lowest);
+                        if u < copies {
+                            accs.push(AccInit::Lowest);
+                        }
                         for k in 0..sums + plain as usize {
                             let s = acc(r, u, 1 + k);
-                            let wk = match (&w, k < sums) {
-                                (Some(w), true) => w[k],
+                            let wk = match (&w, k < sums, valid) {
+                                (Some(w), true, Some(vm)) => {
+                                    let zero = self.f(0.0);
+                                    self.c.blend(vm, w[k], zero)
+                                }
+                                (Some(w), true, None) => w[k],
                                 _ => self.f(1.0),
                             };
                             // F > m: s·t + w (rescaled, the new term is 1·w); else s + t·w.
                             let grown = self.c.fma(Src::A(s), t, wk);
                             let added = self.c.fma(t, wk, Src::A(s));
                             self.c.insts.push(Inst::Blend { dst: Dst::A(s), m: up, t: grown, f: added });
-                            accs.push(AccInit::Zero);
+                            if u < copies {
+                                accs.push(AccInit::Zero);
+                            }
                         }
                         self.c.insts.push(Inst::Blend { dst: Dst::A(m), m: up, t: v, f: Src::A(m) });
                     }
                     FoldKind::Extreme { greater } => {
-                        let lane = Acc((self.rows * self.subs * per) as u32);
+                        let lane = Acc((self.rows * copies * per) as u32);
                         let idx = if u == 0 {
                             Src::A(lane)
                         } else {
@@ -592,6 +652,10 @@ impl Lower<'_> {
                             let nan_wins = self.c.mask(MaskOp::And, vnan, bnum);
                             let take = self.c.mask(MaskOp::Or, better, nan_wins);
                             let take = self.c.mask(MaskOp::Or, take, unset);
+                            let take = match valid {
+                                Some(vm) => self.c.mask(MaskOp::And, take, vm),
+                                None => take,
+                            };
                             self.c.insts.push(Inst::Blend { dst: Dst::A(b), m: take, t: v, f: Src::A(b) });
                             self.c.insts.push(Inst::Blend { dst: Dst::A(bi), m: take, t: idx, f: Src::A(bi) });
                         }

@@ -19,6 +19,28 @@ pub fn exp(c: &mut Code, pool: &mut Pool, elem: Elem, isa: Isa, x: Src) -> Src {
     // max/min return their second operand when either is NaN: x goes second to keep a NaN.
     let x = c.bin(Bin::Max, pool.f(lo), x);
     let x = c.bin(Bin::Min, pool.f(hi), x);
+    exp_core(c, pool, elem, isa, x)
+}
+
+/// exp(x) for x ≤ 0 (NaN kept), except that it is 0 where exp(x) would be below the smallest
+/// normal number. x86 computes each subnormal result or operand through a microcode assist,
+/// about a hundred cycles, so a fold that meets many of them (the far pairs of a Sinkhorn
+/// iteration at a small ε) runs several times slower; callers use this only where such a term
+/// lies far below the last bit of what it is added to (a sum that holds a term 1).
+pub fn exp_nonpositive_normal(c: &mut Code, pool: &mut Pool, elem: Elem, isa: Isa, x: Src) -> Src {
+    let cut = match elem {
+        // Above ln(smallest normal) (−87.34 and −708.40), so that exp(cut) is normal.
+        Elem::F32 => -87.0,
+        Elem::F64 => -708.0,
+    };
+    let tiny = c.cmp(Pred::Lt, x, pool.f(cut));
+    let x = c.bin(Bin::Max, pool.f(cut), x);
+    let e = exp_core(c, pool, elem, isa, x);
+    c.blend(tiny, pool.f(0.0), e)
+}
+
+/// exp(x) for x within the clamping bounds of [`exp`].
+fn exp_core(c: &mut Code, pool: &mut Pool, elem: Elem, isa: Isa, x: Src) -> Src {
     if isa == Isa::Avx512 {
         let t = c.bin(Bin::Mul, x, pool.f(std::f64::consts::LOG2_E));
         let n = c.un(Un::Round(RoundMode::Nearest), t);

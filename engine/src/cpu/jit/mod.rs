@@ -6,10 +6,10 @@
 //! whole 64-point tiles, in the interpreter's data layout; `memory.rs` maps it executable. The
 //! fold of Sum, the log-sum-exp family and Max/Min happens in registers; KMin's values are
 //! stored for Rust to fold. Operations without vector code are call-outs to `eval_op`
-//! (`callout.rs`). `run.rs` drives kernels over blocks of rows and tiles, and hands the last
-//! partial tile to the interpreter. No C compiler is involved; where the system refuses
-//! executable memory, or a formula needs more registers than the machine has, the interpreter
-//! runs the plan instead.
+//! (`callout.rs`). `run.rs` drives kernels over blocks of rows and tiles; a slice's last,
+//! partial tile goes to a masked variant of the kernel that folds its points only. No C
+//! compiler is involved; where the system refuses executable memory, or a formula needs more
+//! registers than the machine has, the interpreter runs the plan instead.
 
 pub mod callout;
 pub mod emit;
@@ -166,7 +166,11 @@ pub struct Kernel {
     /// Vectors of the reduced side per iteration.
     pub subs: usize,
     pub fold: FoldKind,
+    /// Folds only the lanes that the validity vector given as `out` marks (one tile per call).
+    pub masked: bool,
     pub accs: Vec<AccInit>,
+    /// The accumulators' initial vectors (lane indices from 0), copied in before a group of rows.
+    pub acc_init: Vec<u64>,
     /// Broadcast slots: slot k holds scalar `uni[k]` of a row's buffer.
     pub uni: Vec<usize>,
     /// Components per tile of the reduced side.
@@ -189,7 +193,8 @@ pub struct Args {
     pub uni: *const u8,
     /// Accumulators, one vector each, loaded before the loop and stored after it.
     pub acc: *mut u8,
-    /// Map output: per tile, row and component, 64 values.
+    /// Map output: per tile, row and component, 64 values. In a masked kernel: 64 values, 1
+    /// where the tile holds a point, 0 where it holds padding.
     pub out: *mut u8,
     /// The call-out table.
     pub callouts: *const callout::CallOuts,
@@ -201,8 +206,8 @@ impl Kernel {
     /// # Safety
     /// The pointers of `args` must cover what the kernel reads and writes: `ntiles` tiles of
     /// `inner_width` components, `rows × uni.len()` broadcast vectors, `accs.len()` accumulator
-    /// vectors and, in map mode, `ntiles × rows × d × 64` output values; the CPU must support
-    /// the kernel's instruction set.
+    /// vectors and, in map mode, `ntiles × rows × out_comps × 64` output values (masked: one
+    /// tile, and 64 validity values); the CPU must support the kernel's instruction set.
     pub unsafe fn call(&self, args: &Args) {
         let f: unsafe extern "sysv64" fn(*const Args) = std::mem::transmute(self.mem.at(0));
         f(args)
@@ -234,12 +239,19 @@ impl Kernel {
 }
 
 /// The kernels of a plan for one element type and instruction set: `main` for `rows` rows at a
-/// time, `single` for the remaining rows one by one, and `tail`, which stores the values of one
-/// row's last, partial tile for Rust to fold (all with the same vectors per iteration).
+/// time, `single` for the remaining rows one by one (with the same vectors per iteration).
 pub struct Kernels {
-    pub main: Kernel,
-    pub single: Kernel,
-    pub tail: Kernel,
+    pub main: Group,
+    pub single: Group,
+}
+
+/// The kernels of one group of rows: `whole` over whole tiles and, when it folds in registers,
+/// `last`, the same fold over a slice's last, partial tile that skips its padding lanes and
+/// continues from `whole`'s accumulators (same blocking, same accumulators). In map mode
+/// `whole` computes the partial tile too and Rust folds its points only.
+pub struct Group {
+    pub whole: Kernel,
+    pub last: Option<Kernel>,
 }
 
 /// The register blockings tried, best first: (rows, vectors per iteration).
@@ -265,32 +277,26 @@ pub fn compile(
     let folds: &[FoldKind] = if mapped { &[FoldKind::Map] } else { &[FoldKind::of(layout.family()), FoldKind::Map] };
     let mut last_err = String::new();
     for (&fold, (r, u)) in folds.iter().flat_map(|f| BLOCKINGS.iter().map(move |b| (f, *b))) {
-        let main = match build(plan, rows, elem, isa, r, u, fold) {
-            Ok(k) => k,
-            Err(e) => {
-                last_err = e;
-                continue;
-            }
+        let group = |r| -> Result<Group, String> {
+            let shape = |masked| lower::Shape { elem, isa, rows: r, subs: u, fold, masked };
+            let whole = build(plan, rows, shape(false))?;
+            let last = if fold == FoldKind::Map { None } else { Some(build(plan, rows, shape(true))?) };
+            Ok(Group { whole, last })
         };
-        let single = build(plan, rows, elem, isa, 1, u, fold)?;
-        let tail = build(plan, rows, elem, isa, 1, u, FoldKind::Map)?;
-        return Ok(Kernels { main, single, tail });
+        // The masked kernels need a little more than the others: a blocking that does not fit
+        // them is given up for a smaller one.
+        match group(r).and_then(|main| Ok(Kernels { main, single: group(1)? })) {
+            Ok(k) => return Ok(k),
+            Err(e) => last_err = e,
+        }
     }
     Err(last_err)
 }
 
 /// Lowers, allocates, emits and maps one kernel.
-fn build(
-    plan: &KernelPlan,
-    rows: &RowLayout,
-    elem: Elem,
-    isa: Isa,
-    r: usize,
-    u: usize,
-    fold: FoldKind,
-) -> Result<Kernel, String> {
+fn build(plan: &KernelPlan, rows: &RowLayout, shape: lower::Shape) -> Result<Kernel, String> {
+    let (elem, isa) = (shape.elem, shape.isa);
     let mut pool = Pool::default();
-    let shape = lower::Shape { elem, isa, rows: r, subs: u, fold };
     let l: Lowered = lower::lower(plan, rows, shape, &mut pool).map_err(|e| e.0)?;
     let naccs = l.accs.len();
     // The top registers are the accumulators', the last one the emitter's scratch.
@@ -317,6 +323,8 @@ fn build(
         rows: l.rows,
         subs: l.subs,
         fold: l.fold,
+        masked: l.masked,
+        acc_init: run::initial_accumulators(&l.accs, elem, elem.lanes(isa)),
         accs: l.accs,
         uni: l.uni,
         inner_width: l.inner_width,

@@ -3,9 +3,10 @@
 //! One loop iteration of a kernel is a list of [`Inst`]s over virtual vector registers
 //! ([`VReg`], SSA: each defined once), mask registers ([`MReg`]) and accumulators (pinned
 //! registers that live across iterations). Operands may also be memory: a row value broadcast
-//! to a whole vector ([`Src::Uni`]), a constant of the pool ([`Src::Pool`]), or a vector of the
-//! reduced side's tile ([`Src::Inner`]). The code is independent of the instruction set: the
-//! emitter maps each instruction to AVX-512 or AVX2 encodings.
+//! to a whole vector ([`Src::Uni`]), a constant of the pool ([`Src::Pool`]), a vector of the
+//! reduced side's tile ([`Src::Inner`]), or which of its lanes are points ([`Src::Valid`]).
+//! The code is independent of the instruction set: the emitter maps each instruction to AVX-512
+//! or AVX2 encodings.
 
 /// A virtual vector register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,11 +39,16 @@ pub enum Src {
         comp: u32,
         sub: u32,
     },
+    /// Which lanes of vector `sub` of the current tile hold points (1) or padding (0): read by
+    /// the masked kernels that fold a slice's last, partial tile.
+    Valid {
+        sub: u32,
+    },
 }
 
 impl Src {
     pub fn is_mem(self) -> bool {
-        matches!(self, Src::Uni { .. } | Src::Pool(_) | Src::Inner { .. })
+        matches!(self, Src::Uni { .. } | Src::Pool(_) | Src::Inner { .. } | Src::Valid { .. })
     }
 }
 
