@@ -320,10 +320,14 @@ fn fold_kmin<T: Real, A>(acc: &mut LaneAcc<T, A>, f: &[Lanes<T>], len: usize, j0
         let idxs = &mut acc.ki[k * kk..(k + 1) * kk];
         let full = acc.kn[k] == kk;
         let thr = vals[kk - 1];
-        // A vectorised test first: most tiles hold no candidate once the list is full.
+        // A vectorised test first: most tiles hold no candidate once the list is full. Written
+        // without short-circuits (`&`, `|` on bools) so that it stays one vector loop in every
+        // instruction set it is compiled for (with `&&`, the AVX-512 build kept it scalar).
+        let thr_nan = thr.is_nan();
         let mut any = false;
         for l in 0..L {
-            any |= l < len && kmin_before(fk.0[l], thr);
+            let v = fk.0[l];
+            any |= (l < len) & ((v < thr) | (v.is_nan() & !thr_nan));
         }
         if full && !any {
             continue;

@@ -295,7 +295,14 @@ fn fold_group<T: Real, A: Real>(
                 for (r, acc) in s.lane_accs.iter_mut().enumerate() {
                     let vals = &s.out[(t * rows + r) * k.out_comps..][..k.out_comps];
                     let (f, w) = vals.split_at(k.d);
-                    folder.fold_tile(acc, f, (!w.is_empty()).then_some(w), len, job.j0 + (b + t) * L);
+                    let (w, j) = ((!w.is_empty()).then_some(w), job.j0 + (b + t) * L);
+                    // Full tiles pass the constant L, so that the inlined fold is specialised
+                    // for them (no per-lane bound tests: KMin runs several times faster).
+                    if len == L {
+                        folder.fold_tile(acc, f, w, L, j);
+                    } else {
+                        folder.fold_tile(acc, f, w, len, j);
+                    }
                 }
             }
             if job.block_scheme {
