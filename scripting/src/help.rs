@@ -205,11 +205,14 @@ fn wrap(names: &[String]) -> String {
 pub fn help_for(engine: &Engine, name: &str) -> Result<String, String> {
     let (entries, types) = collect(engine, true);
     // A name can be both a function and a type (`LazyTensor(x)` builds a `LazyTensor`): show both.
-    let sections: Vec<String> =
-        [functions_text(&entries, name), types.iter().any(|t| t == name).then(|| type_text(&entries, name))]
-            .into_iter()
-            .flatten()
-            .collect();
+    let sections: Vec<String> = [
+        functions_text(&entries, name),
+        types.iter().any(|t| t == name).then(|| type_text(&entries, name)),
+        formula_text(name),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if !sections.is_empty() {
         return Ok(sections.join("\n\n"));
     }
@@ -219,6 +222,28 @@ pub fn help_for(engine: &Engine, name: &str) -> Result<String, String> {
     } else {
         format!("no function named `{name}`; did you mean {}?", suggestions.join(", "))
     })
+}
+
+/// `name` as an operation of formula strings (Genred, KernelSolve), from the engine's table of
+/// operations; `help("formulas")` lists them all.
+fn formula_text(name: &str) -> Option<String> {
+    if name == "formulas" {
+        let mut names: Vec<&str> = noyau_engine::UnaryOp::ALL.iter().map(|u| u.name()).collect();
+        names.extend(noyau_engine::BinaryOp::ALL.iter().map(|b| b.name()));
+        let templates = noyau_engine::Op::templates();
+        names.extend(templates.iter().map(|op| op.name()));
+        return Some(format!(
+            "The operations of formula strings (Genred, KernelSolve), besides + - * / | ** and numbers:\n{}\n\
+             help(\"Name\") shows how one is written.",
+            wrap(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        ));
+    }
+    let op = noyau_engine::Op::by_name(name)?;
+    Some(format!(
+        "{}\n    An operation of formula strings (Genred, KernelSolve): f, g, h are formulas{}.",
+        op.call_text(),
+        if op.syntax().params.is_empty() { "" } else { ", the other arguments integers ([...]: a list)" }
+    ))
 }
 
 /// Every overload of the function `name` with its doc, or None if there is no such function.
@@ -341,6 +366,20 @@ mod tests {
             "undocumented functions or parameter counts that differ from the closure's:\n{}",
             bad.join("\n")
         );
+    }
+
+    #[test]
+    fn formula_operations_are_described_from_the_engine_table() {
+        let session = Session::new();
+        let text = help_for(session.engine(), "ElemT").unwrap();
+        assert!(text.starts_with("ElemT(f, dimension, index)"), "{text}");
+        let text = help_for(session.engine(), "TensorDot").unwrap();
+        assert!(text.contains("TensorDot(f, g, [first shape], [second shape]"), "{text}");
+        // The formula name (Floor) beside the LazyTensor method (floor).
+        let text = help_for(session.engine(), "Floor").unwrap();
+        assert!(text.contains("Floor(f)"), "{text}");
+        let text = help_for(session.engine(), "formulas").unwrap();
+        assert!(text.contains("SqDist") && text.contains("Floor") && text.contains("Kron"), "{text}");
     }
 
     #[test]

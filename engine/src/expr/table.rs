@@ -359,6 +359,18 @@ const KEOPS_COMPARISONS: &[(&str, BinaryOp)] = &[
 ];
 
 impl Op {
+    /// How a call is written, operands named f, g, h and parameters by their labels:
+    /// `ElemT(f, dimension, index)`.
+    pub fn call_text(&self) -> String {
+        let syntax = self.syntax();
+        let operands = ["f", "g", "h"].iter().take(syntax.arity).map(|s| s.to_string());
+        let params = syntax.params.iter().map(|(kind, label)| match kind {
+            ParamKind::List => format!("[{label}]"),
+            _ => label.to_string(),
+        });
+        format!("{}({})", syntax.name, operands.chain(params).collect::<Vec<_>>().join(", "))
+    }
+
     /// The operation called `name` in the formula language, with default parameters.
     pub fn by_name(name: &str) -> Option<Op> {
         if let Some(u) = UnaryOp::from_name(name) {
