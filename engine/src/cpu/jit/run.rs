@@ -295,7 +295,13 @@ fn fold_group<T: Real, A: Real>(
                 for (r, acc) in s.lane_accs.iter_mut().enumerate() {
                     let vals = &s.out[(t * rows + r) * k.out_comps..][..k.out_comps];
                     let (f, w) = vals.split_at(k.d);
-                    folder.fold_tile(acc, f, (!w.is_empty()).then_some(w), len, job.j0 + (b + t) * L);
+                    let (w, j) = ((!w.is_empty()).then_some(w), job.j0 + (b + t) * L);
+                    // A whole tile folds with the constant length, which the loops vectorise on.
+                    if len == L {
+                        folder.fold_tile(acc, f, w, L, j);
+                    } else {
+                        folder.fold_tile(acc, f, w, len, j);
+                    }
                 }
             }
             if job.block_scheme {
