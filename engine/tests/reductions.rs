@@ -9,7 +9,9 @@ use noyau_engine::random::Rng;
 use noyau_engine::{Axis, Backend, Cat, Expr, Options, Real, Reduce, Reduction, SumScheme};
 
 /// Sizes around the tile (64 lanes) and block (16 tiles) boundaries, and the empty and single cases.
-const SIZES: &[(usize, usize)] = &[(0, 5), (5, 0), (1, 1), (3, 63), (17, 64), (40, 65), (33, 1100), (70, 130)];
+/// (1029: sixteen whole tiles, then a block holding only the last, partial tile.)
+const SIZES: &[(usize, usize)] =
+    &[(0, 5), (5, 0), (1, 1), (3, 63), (17, 64), (40, 65), (33, 1100), (9, 1029), (70, 130)];
 
 /// F = -‖x−y‖²·s + ⟨x, y⟩ (dim 1, or dim 2 via a concatenation for the componentwise reductions),
 /// with a weight b of dim 2 for the weighted ones.
@@ -132,6 +134,40 @@ fn float32_block_sum_accuracy_at_1e5() {
     for (g, w) in got.iter().zip(&want) {
         let rel = ((*g as f64 - w) / w).abs();
         assert!(rel < 1e-5, "relative error {rel}: got {g}, want {w}");
+    }
+}
+
+/// float32 log-sum-exp against float64, for points at the scale of the data and for points
+/// so far apart that most terms fall below the smallest normal float (a Sinkhorn iteration at
+/// a small ε): the unweighted fold leaves such terms out, the weighted one computes them.
+#[test]
+fn float32_log_sum_exp_accuracy() {
+    let x = Expr::var(0, 3, Cat::I).unwrap();
+    let y = Expr::var(1, 3, Cat::J).unwrap();
+    let b = Expr::var(2, 1, Cat::J).unwrap();
+    let f = x.sqdist(y).unwrap().neg().unwrap();
+    let mut rng = Rng::new(11);
+    for (m, spread, weighted) in [(100_000, 1.0, false), (3000, 30.0, false), (3000, 30.0, true)] {
+        let (red, weight) =
+            if weighted { (Reduction::LogSumExpWeight, Some(b.clone())) } else { (Reduction::LogSumExp, None) };
+        let spec = Reduce::new(f.clone(), weight, red, Axis::J).unwrap();
+        let n = 40;
+        let xs: Array2<f32> = rng.normal_array::<f32>(n, 3).mapv(|v| v * spread);
+        let ys: Array2<f32> = rng.normal_array::<f32>(m, 3).mapv(|v| v * spread);
+        let bs: Array2<f32> = rng.uniform_array(m, 1);
+        let args = if weighted { 3 } else { 2 };
+        let views = &[xs.view(), ys.view(), bs.view()][..args];
+        let d64: Vec<Array2<f64>> = [&xs, &ys, &bs][..args].iter().map(|a| a.mapv(|v| v as f64)).collect();
+        let v64: Vec<_> = d64.iter().map(|a| a.view()).collect();
+        let want = noyau_engine::reference::reduce(&spec, &v64).unwrap();
+        for level in SimdLevel::available() {
+            let got = cpu::reduce_on(&spec, views, n, m, &Options::default(), level, Engine::Auto).unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                // Within a few float32 ulps of the value (its magnitude runs to thousands).
+                let err = (*g as f64 - w).abs() / w.abs().max(1.0);
+                assert!(err < 4e-7, "{red} m={m} spread {spread} {}: got {g}, want {w}, error {err:e}", level.name());
+            }
+        }
     }
 }
 
