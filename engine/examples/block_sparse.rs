@@ -69,12 +69,12 @@ fn clusters(x: &Array2<f64>, voxel: f64) -> Result<Clusters, String> {
     let xs = x.select(NdAxis(0), &order);
     let (ranges, centroids, _) = cluster_ranges_centroids(xs.view(), sorted.view(), None).map_err(err)?;
     let radii = Array1::from_shape_fn(ranges.len(), |c| {
-        ranges[c].clone().map(|k| dist(xs.row(k).to_vec(), centroids.row(c).to_vec())).fold(0.0, f64::max)
+        ranges[c].clone().map(|k| dist(xs.row(k), centroids.row(c))).fold(0.0, f64::max)
     });
     Ok(Clusters { order, ranges, centroids, radii })
 }
 
-fn dist(a: Vec<f64>, b: Vec<f64>) -> f64 {
+fn dist(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
     a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt()
 }
 
@@ -98,7 +98,7 @@ fn run() -> Result<(), String> {
     let t = Instant::now();
     let (ci, cj) = (clusters(&x, a.voxel)?, clusters(&y, a.voxel)?);
     let keep = Array2::from_shape_fn((ci.ranges.len(), cj.ranges.len()), |(p, q)| {
-        dist(ci.centroids.row(p).to_vec(), cj.centroids.row(q).to_vec()) <= cutoff + ci.radii[p] + cj.radii[q]
+        dist(ci.centroids.row(p), cj.centroids.row(q)) <= cutoff + ci.radii[p] + cj.radii[q]
     });
     let ranges: Ranges = from_matrix(&ci.ranges, &cj.ranges, keep.view()).map_err(err)?;
     let cluster_s = t.elapsed().as_secs_f64();

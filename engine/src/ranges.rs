@@ -101,6 +101,17 @@ impl Ranges {
         half("ranges (over i)", self.for_axis(Axis::I), m, n)
     }
 
+    /// [`Ranges::check`] for a reduction over `axis` with `n_out` output rows and `n_in` reduced
+    /// points, then the half that serves it.
+    pub fn checked_for(&self, axis: Axis, n_out: usize, n_in: usize) -> Result<BlockSparse<'_>> {
+        let (n, m) = match axis {
+            Axis::J => (n_out, n_in),
+            Axis::I => (n_in, n_out),
+        };
+        self.check(n, m)?;
+        Ok(self.for_axis(axis))
+    }
+
     /// The six arrays in KeOps' order, ranges as rows `[start, end]`.
     pub fn to_arrays(&self) -> [Array2<i64>; 6] {
         let pairs = |v: &[Range<usize>]| {

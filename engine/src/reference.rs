@@ -95,14 +95,7 @@ fn reduce_rows_sparse(
     ranges: Option<&Ranges>,
 ) -> Result<Array2<f64>> {
     let (n_out, n_in) = spec.sizes(inputs)?;
-    if let Some(r) = ranges {
-        let (n, m) = match spec.axis {
-            Axis::J => (n_out, n_in),
-            Axis::I => (n_in, n_out),
-        };
-        r.check(n, m)?;
-    }
-    let block = ranges.map(|r| r.for_axis(spec.axis));
+    let block = ranges.map(|r| r.checked_for(spec.axis, n_out, n_in)).transpose()?;
     let mut ev = PointEvaluator::new(&spec.roots());
     let mut out = Array2::zeros((rows.len(), spec.out_dim));
     for (o, r) in rows.enumerate() {

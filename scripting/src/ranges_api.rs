@@ -62,8 +62,7 @@ fn to_script(r: &Ranges) -> Array {
             let t = tensor_of(a);
             // Slices (positions 1 and 4) are vectors of ends, as in KeOps.
             if k % 3 == 1 {
-                let n = t.shape()[0];
-                Dynamic::from(Tensor::from_array(Array1::from_shape_fn(n, |i| t.to_f64_array()[[i, 0]])))
+                Dynamic::from(t.reshape(&[-1]).unwrap_or(t))
             } else {
                 Dynamic::from(t)
             }

@@ -12,7 +12,6 @@ use super::{empty_output, partial_on, Engine, SimdLevel};
 use crate::error::{Error, Result};
 use crate::ranges::Ranges;
 use crate::real::Real;
-use crate::reduction::Axis;
 use crate::spec::{Options, Reduce};
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis as NdAxis};
 use rayon::prelude::*;
@@ -30,12 +29,7 @@ pub fn reduce<T: Real>(
     level: SimdLevel,
     engine: Engine,
 ) -> Result<Array2<T>> {
-    let (n, m) = match spec.axis {
-        Axis::J => (n_out, n_in),
-        Axis::I => (n_in, n_out),
-    };
-    ranges.check(n, m)?;
-    let block = ranges.for_axis(spec.axis);
+    let block = ranges.checked_for(spec.axis, n_out, n_in)?;
     let clusters: Vec<Option<(usize, Array2<T>)>> = (0..block.clusters.len())
         .into_par_iter()
         .map(|c| cluster(spec, inputs, block.clusters[c].clone(), block.reduced_of(c), opts, level, engine))
